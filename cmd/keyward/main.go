@@ -1,0 +1,157 @@
+// Command keyward is an MCP server that lets AI agents manage API keys with
+// least privilege. With no arguments it serves MCP over stdio.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/version"
+	"github.com/keyward/keyward/tools"
+)
+
+const usage = `keyward — an MCP server that lets AI agents manage API keys with least privilege.
+
+Usage:
+  keyward                 serve MCP over stdio (what Claude Desktop, Cursor and Claude Code spawn)
+  keyward serve [--addr 127.0.0.1:8377]
+                          serve MCP over streamable HTTP (/mcp) and SSE (/sse, /message)
+  keyward audit [--since 24h] [--provider P] [--key ID] [--outcome O] [--limit N] [--json]
+                          print the audit log
+  keyward version         print the version
+  keyward help            print this help
+
+Tools: %s
+
+Settings come from the environment; the main ones:
+  KEYWARD_DB              state file (default %s)
+  KEYWARD_SECRETS_DIR     where new secrets are written (default: secrets/ beside the state file)
+  KEYWARD_REVEAL          file | inline | elicit (default file)
+  KEYWARD_LOG_LEVEL       debug | info | warn | error (default info; logs go to stderr)
+  VAST_API_KEY, LYCEUM_API_KEY, LIUM_API_KEY, LURUS_API_KEY   enable those platforms
+The README lists every setting with its default.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(argv) > 0 {
+		cmd, argv = argv[0], argv[1:]
+	}
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "keyward", version.Version)
+		return 0
+	case "help", "--help", "-h":
+		printUsage(stdout)
+		return 0
+	case "", "stdio", "serve", "audit":
+	default:
+		fmt.Fprintf(stderr, "keyward: unknown command %q\n\n", cmd)
+		printUsage(stderr)
+		return 2
+	}
+
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward: invalid settings:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level}))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "audit":
+		return runAudit(ctx, cfg, logger, argv, stdout, stderr)
+	case "serve":
+		return runServe(ctx, cfg, logger, argv, stderr)
+	}
+	if len(argv) > 0 {
+		fmt.Fprintf(stderr, "keyward: stdio mode takes no arguments (got %q)\n", strings.Join(argv, " "))
+		return 2
+	}
+	app, err := server.New(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("keyward could not start", "err", err)
+		return 1
+	}
+	defer app.Close()
+	app.StartReaper()
+	if err := app.ServeStdio(ctx, stdin, stdout); err != nil {
+		logger.Error("stdio transport stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func printUsage(w io.Writer) {
+	db := "under the user's data directory"
+	if dir, err := config.DataDir(); err == nil {
+		db = dir + "/keyward.db"
+	}
+	fmt.Fprintf(w, usage, strings.Join(tools.Names(), ", "), db)
+}
+
+func runAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyward audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var a manager.AuditArgs
+	fs.StringVar(&a.Since, "since", "", "only records newer than this: a duration (24h, 7d) or an RFC 3339 time")
+	fs.StringVar(&a.Provider, "provider", "", "only this provider")
+	fs.StringVar(&a.KeyID, "key", "", "only this key id")
+	fs.StringVar(&a.Outcome, "outcome", "", "only this outcome: "+strings.Join(manager.Outcomes, ", "))
+	fs.IntVar(&a.Limit, "limit", 100, "at most this many records")
+	asJSON := fs.Bool("json", false, "print JSON lines, one record each")
+	if err := fs.Parse(argv); err != nil {
+		return 2
+	}
+	app, err := server.New(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("keyward could not start", "err", err)
+		return 1
+	}
+	defer app.Close()
+	res, err := app.Manager.AuditLog(ctx, a)
+	if err != nil {
+		fmt.Fprintln(stderr, "keyward audit:", err)
+		return 2
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, r := range res.Records {
+			if err := enc.Encode(r); err != nil {
+				return 1
+			}
+		}
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tTOOL\tPROVIDER\tKEY\tNAME\tOUTCOME\tCLIENT\tERROR")
+	for _, r := range res.Records {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Format("2006-01-02 15:04:05Z"), r.Tool, r.Provider, r.KeyID, r.KeyName, r.Outcome, strings.TrimSpace(r.ClientName+" "+r.ClientVersion), r.Error)
+	}
+	return boolExit(tw.Flush() == nil)
+}
+
+func boolExit(ok bool) int {
+	if ok {
+		return 0
+	}
+	return 1
+}

@@ -1,0 +1,85 @@
+package manager
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/provider"
+)
+
+// Reap revokes keys whose keyward-enforced deadline has passed (platforms
+// without expiry, grace periods of emulated rotation). Each revocation is audited.
+func (m *Manager) Reap(ctx context.Context) (int, error) {
+	due, err := m.dueManaged(ctx, m.now())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, mk := range due {
+		p, ok := m.providers[mk.provider]
+		if !ok {
+			m.log.Warn("a key is past its keyward-enforced expiry but its provider is not configured; it will be revoked once it is", "provider", mk.provider, "key_id", mk.keyID)
+			continue
+		}
+		err := p.Revoke(ctx, mk.keyID)
+		if provider.IsKind(err, provider.KindNotFound) {
+			err = nil // already gone upstream: the deadline holds
+		}
+		rec := audit.Record{Tool: "reaper", Provider: mk.provider, KeyID: mk.keyID, KeyName: mk.name, ExpiresAt: mk.expiresAt,
+			Detail: "keyward-enforced expiry passed", ClientName: "keyward"}
+		if err == nil {
+			var notes []string
+			m.dropManaged(ctx, mk.provider, mk.keyID, &mk, &notes)
+			n++
+		}
+		m.record(ctx, rec, err)
+	}
+	return n, nil
+}
+
+// RunReaper reaps now and then every interval until ctx ends.
+func (m *Manager) RunReaper(ctx context.Context, interval time.Duration) {
+	reap := func() {
+		if n, err := m.Reap(ctx); err != nil {
+			m.log.Error("reaping expired keys failed", "err", err)
+		} else if n > 0 {
+			m.log.Info("revoked keys past their keyward-enforced expiry", "count", n)
+		}
+	}
+	reap()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			reap()
+		}
+	}
+}
+
+// Purge drops audit records older than retention and, on providers that keep
+// them, revoked and expired keys past their retention.
+func (m *Manager) Purge(ctx context.Context, retention time.Duration) error {
+	if n, err := m.opts.Audit.Purge(ctx, m.now().Add(-retention)); err != nil {
+		return err
+	} else if n > 0 {
+		m.log.Info("purged old audit records", "count", n)
+	}
+	for _, p := range m.providers {
+		if pp, ok := p.(interface {
+			Purge(context.Context) (int64, error)
+		}); ok {
+			n, err := pp.Purge(ctx)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				m.log.Info("purged revoked and expired keys", "provider", p.Name(), "count", n)
+			}
+		}
+	}
+	return nil
+}

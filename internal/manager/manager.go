@@ -1,0 +1,267 @@
+// Package manager is the one place where keyward's rules meet: every tool
+// call goes policy → provider → audit → secret delivery through here. It knows
+// nothing of MCP, so a CLI or HTTP API can call it the same way.
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+)
+
+// DefaultProvider is used when a call names none.
+const DefaultProvider = "local"
+
+// MaxGrace bounds how long a rotated-away secret may keep working.
+const MaxGrace = 7 * policy.Day
+
+// Caller identifies who is asking, for the audit log.
+type Caller struct {
+	ClientName    string
+	ClientVersion string
+	SessionID     string
+	Transport     string
+}
+
+// Decision is the human's answer to a confirmation.
+type Decision string
+
+const (
+	Accept  Decision = "accept"
+	Decline Decision = "decline"
+	Cancel  Decision = "cancel"
+)
+
+// Human reaches the person behind the client (MCP elicitation). It is absent
+// when the client cannot ask.
+type Human interface {
+	Confirm(ctx context.Context, message string) (Decision, error)
+	// ShowSecret shows message (which holds a secret) to the human only and
+	// reports whether they acknowledged it.
+	ShowSecret(ctx context.Context, message string) (acknowledged bool, err error)
+}
+
+type callerKey struct{}
+type humanKey struct{}
+
+// WithCaller attaches the caller to ctx.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// WithHuman attaches a way to reach the human to ctx.
+func WithHuman(ctx context.Context, h Human) context.Context {
+	return context.WithValue(ctx, humanKey{}, h)
+}
+
+func callerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+func humanFrom(ctx context.Context) Human {
+	h, _ := ctx.Value(humanKey{}).(Human)
+	return h
+}
+
+// Options wire a Manager.
+type Options struct {
+	Providers  []provider.Provider // "local" among them
+	Policy     *policy.Policy
+	Store      *store.Store
+	Audit      *audit.Log
+	Reveal     secret.Mode
+	SecretsDir string
+	Confirm    bool // ask the human before destructive or write-scoped actions
+	// Unconfigured maps known but unconfigured providers to the variable that enables them.
+	Unconfigured map[string]string
+	// ToolsInForce is reported by list_providers (read-only mode, allowlist).
+	ReadOnly bool
+	Tools    []string
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Manager applies the rules.
+type Manager struct {
+	providers map[string]provider.Provider
+	order     []string
+	opts      Options
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New builds a Manager.
+func New(o Options) (*Manager, error) {
+	if o.Policy == nil || o.Store == nil || o.Audit == nil {
+		return nil, errors.New("manager needs a policy, a store and an audit log")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Reveal == "" {
+		o.Reveal = secret.ModeFile
+	}
+	m := &Manager{providers: map[string]provider.Provider{}, opts: o, log: o.Logger, now: o.Now}
+	for _, p := range o.Providers {
+		m.providers[p.Name()] = p
+		m.order = append(m.order, p.Name())
+	}
+	return m, nil
+}
+
+// ProviderNames lists configured providers, local first.
+func (m *Manager) ProviderNames() []string { return slices.Clone(m.order) }
+
+// provider resolves a provider name ("" → local) or says how to configure it.
+func (m *Manager) provider(name string) (provider.Provider, error) {
+	if name == "" {
+		name = DefaultProvider
+	}
+	if p, ok := m.providers[name]; ok {
+		return p, nil
+	}
+	if env, ok := m.opts.Unconfigured[name]; ok {
+		return nil, fmt.Errorf("provider %q is not configured: set %s in keyward's environment (the env block of your MCP client config) and restart keyward", name, env)
+	}
+	return nil, fmt.Errorf("unknown provider %q; configured providers are %s (see list_providers)", name, strings.Join(m.order, ", "))
+}
+
+// KeyView is a key as tools show it. It never holds a secret.
+type KeyView struct {
+	KeyID          string     `json:"key_id"`
+	Name           string     `json:"name"`
+	Provider       string     `json:"provider"`
+	Scopes         []string   `json:"scopes"`
+	Active         bool       `json:"active"`
+	CreatedAt      *time.Time `json:"created_at"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	LastUsedAt     *time.Time `json:"last_used_at"`
+	Masked         string     `json:"masked"`
+	ExpiryEnforced bool       `json:"expiry_enforced_by_keyward,omitempty"`
+	FullAccess     bool       `json:"full_access,omitempty"`
+}
+
+// view shows k with keyward's own record of it (mk may be nil).
+func view(p provider.Provider, k provider.Key, mk *managedKey) KeyView {
+	v := KeyView{
+		KeyID: k.ID, Name: k.Name, Provider: p.Name(), Scopes: k.Scopes, Active: k.Active,
+		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, Masked: k.Masked,
+		FullAccess: !p.Capabilities().Scopes,
+	}
+	if v.Scopes == nil {
+		v.Scopes = []string{}
+	}
+	if !k.CreatedAt.IsZero() {
+		t := k.CreatedAt
+		v.CreatedAt = &t
+	}
+	if mk != nil && mk.expiresAt != nil {
+		if v.ExpiresAt == nil || mk.expiresAt.Before(*v.ExpiresAt) {
+			v.ExpiresAt = mk.expiresAt
+			v.ExpiryEnforced = true
+		}
+	}
+	return v
+}
+
+// view1 shows one key with keyward's record of it.
+func (m *Manager) view1(ctx context.Context, p provider.Provider, k provider.Key) KeyView {
+	mk, _ := m.managed(ctx, p.Name(), k.ID)
+	return view(p, k, mk)
+}
+
+// errDeclined marks a confirmation the human did not give.
+var errDeclined = errors.New("declined")
+
+type declinedError struct{ msg string }
+
+func (e *declinedError) Error() string { return e.msg }
+func (e *declinedError) Unwrap() error { return errDeclined }
+
+// confirm asks the human when the operator wants confirmations and the client
+// can ask; otherwise it lets the call proceed (annotations mark the tool).
+func (m *Manager) confirm(ctx context.Context, message string) error {
+	h := humanFrom(ctx)
+	if !m.opts.Confirm || h == nil {
+		return nil
+	}
+	d, err := h.Confirm(ctx, message)
+	if err != nil {
+		return &declinedError{msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
+	}
+	switch d {
+	case Accept:
+		return nil
+	case Cancel:
+		return &declinedError{msg: "the human cancelled the confirmation; nothing was changed"}
+	}
+	return &declinedError{msg: "the human declined; nothing was changed"}
+}
+
+// record writes the audit record of a mutating call, deriving the outcome from err.
+func (m *Manager) record(ctx context.Context, r audit.Record, err error) {
+	c := callerFrom(ctx)
+	r.ClientName, r.ClientVersion, r.SessionID, r.Transport = c.ClientName, c.ClientVersion, c.SessionID, c.Transport
+	var refusal *policy.Refusal
+	switch {
+	case err == nil:
+		r.Outcome = audit.OutcomeOK
+	case errors.As(err, &refusal):
+		r.Outcome, r.Error = audit.OutcomeRefused, err.Error()
+	case errors.Is(err, errDeclined):
+		r.Outcome, r.Error = audit.OutcomeDeclined, err.Error()
+	default:
+		r.Outcome, r.Error = audit.OutcomeError, err.Error()
+	}
+	if werr := m.opts.Audit.Write(ctx, r); werr != nil {
+		m.log.Error("audit write failed", "tool", r.Tool, "provider", r.Provider, "key_id", r.KeyID, "err", werr)
+	}
+}
+
+func writeScopes(p provider.Provider, scopes []string) []string {
+	readOnly := map[string]bool{}
+	for _, s := range p.ScopeVocabulary() {
+		readOnly[s.Name] = s.ReadOnly
+	}
+	var out []string
+	for _, s := range scopes {
+		if !readOnly[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func describeScopes(p provider.Provider, scopes []string) string {
+	if !p.Capabilities().Scopes {
+		return "full account access (this platform has no scopes)"
+	}
+	if len(scopes) == 0 {
+		return "no scopes"
+	}
+	return strings.Join(scopes, ", ")
+}
+
+func sortedKeys(keys []provider.Key) {
+	sort.SliceStable(keys, func(i, j int) bool {
+		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
+			return keys[i].CreatedAt.Before(keys[j].CreatedAt)
+		}
+		return keys[i].ID < keys[j].ID
+	})
+}

@@ -1,0 +1,279 @@
+// Package policy holds keyward's least-privilege rules: default scopes, the
+// ceiling an agent may grant, and expiry. It decides; the manager enforces.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/provider"
+)
+
+// Rules is what the operator configured. Zero values mean the documented defaults.
+type Rules struct {
+	DefaultTTL      time.Duration       // KEYWARD_DEFAULT_TTL, 30d
+	MaxTTL          time.Duration       // KEYWARD_MAX_TTL, 90d
+	AllowNoExpiry   bool                // KEYWARD_ALLOW_NO_EXPIRY
+	AllowFullAccess bool                // KEYWARD_ALLOW_FULL_ACCESS
+	DefaultScopes   map[string][]string // KEYWARD_DEFAULT_SCOPES_<P>, by provider name
+	AllowedScopes   map[string][]string // KEYWARD_ALLOWED_SCOPES_<P>, by provider name
+}
+
+// Defaults for Rules fields left zero.
+const (
+	DefaultTTL = 30 * Day
+	MaxTTL     = 90 * Day
+)
+
+// Policy applies Rules to providers.
+type Policy struct{ rules Rules }
+
+// New fills in defaults.
+func New(r Rules) *Policy {
+	if r.DefaultTTL == 0 {
+		r.DefaultTTL = DefaultTTL
+	}
+	if r.MaxTTL == 0 {
+		r.MaxTTL = MaxTTL
+	}
+	return &Policy{rules: r}
+}
+
+// Rules returns the rules in force, defaults applied.
+func (p *Policy) Rules() Rules { return p.rules }
+
+// Refusal is a request the policy does not allow. It names the setting an
+// operator would change, so the model can tell the human what to ask for.
+type Refusal struct {
+	Reason  string
+	Setting string
+}
+
+func (r *Refusal) Error() string {
+	if r.Setting == "" {
+		return "refused by keyward policy: " + r.Reason
+	}
+	return fmt.Sprintf("refused by keyward policy: %s (an operator can change this with %s)", r.Reason, r.Setting)
+}
+
+// EnvName is the per-provider suffix of a setting: "vast" → "VAST".
+func EnvName(providerName string) string { return strings.ToUpper(providerName) }
+
+// DefaultScopes is what a key gets when the caller names none.
+func (p *Policy) DefaultScopes(prov provider.Provider) []string {
+	if s, ok := p.rules.DefaultScopes[prov.Name()]; ok && len(s) > 0 {
+		return slices.Clone(s)
+	}
+	return prov.DefaultScopes()
+}
+
+// Ceiling is every scope an agent may grant on a provider: the operator's
+// list, or all scopes that touch neither money, team nor key management.
+func (p *Policy) Ceiling(prov provider.Provider) []string {
+	if s, ok := p.rules.AllowedScopes[prov.Name()]; ok && len(s) > 0 {
+		return slices.Clone(s)
+	}
+	var out []string
+	for _, sc := range prov.ScopeVocabulary() {
+		if !sc.Sensitive {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
+}
+
+// ScopeDecision is the outcome of ScopesForCreate.
+type ScopeDecision struct {
+	Scopes    []string
+	Defaulted bool // no scopes were asked for; the default was applied
+}
+
+// ScopesForCreate picks the scopes of a new key, or refuses.
+func (p *Policy) ScopesForCreate(prov provider.Provider, requested []string) (ScopeDecision, error) {
+	caps := prov.Capabilities()
+	if !caps.Scopes {
+		if len(requested) > 0 {
+			return ScopeDecision{}, fmt.Errorf("%s keys have no scopes: every key has full access to the account; call create_key without scopes", prov.Title())
+		}
+		if !p.rules.AllowFullAccess {
+			return ScopeDecision{}, &Refusal{
+				Reason:  fmt.Sprintf("%s keys have no scopes, so a new key would have full access to the account", prov.Title()),
+				Setting: "KEYWARD_ALLOW_FULL_ACCESS=true",
+			}
+		}
+		return ScopeDecision{}, nil
+	}
+	if len(requested) == 0 {
+		return ScopeDecision{Scopes: p.DefaultScopes(prov), Defaulted: true}, nil
+	}
+	scopes, err := p.normalize(prov, requested)
+	if err != nil {
+		return ScopeDecision{}, err
+	}
+	if err := p.withinCeiling(prov, scopes, nil); err != nil {
+		return ScopeDecision{}, err
+	}
+	return ScopeDecision{Scopes: scopes}, nil
+}
+
+// ScopesForUpdate allows any narrowing, and widening only inside the ceiling.
+func (p *Policy) ScopesForUpdate(prov provider.Provider, current, requested []string) ([]string, error) {
+	if !prov.Capabilities().Scopes {
+		return nil, fmt.Errorf("%s keys have no scopes, so they cannot be re-scoped", prov.Title())
+	}
+	if len(requested) == 0 {
+		return nil, fmt.Errorf("scopes must name at least one scope; to take all access away, use set_key_active with active=false or revoke_key")
+	}
+	scopes, err := p.normalize(prov, requested)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.withinCeiling(prov, scopes, current); err != nil {
+		return nil, err
+	}
+	return scopes, nil
+}
+
+// normalize de-duplicates, sorts and checks names against the vocabulary.
+func (p *Policy) normalize(prov provider.Provider, requested []string) ([]string, error) {
+	known := make(map[string]bool)
+	var names []string
+	for _, sc := range prov.ScopeVocabulary() {
+		known[sc.Name] = true
+		names = append(names, sc.Name)
+	}
+	var out []string
+	for _, s := range requested {
+		s = strings.TrimSpace(s)
+		if !known[s] {
+			return nil, fmt.Errorf("%q is not a scope on %s; valid scopes are %s (see list_scopes)", s, prov.Title(), strings.Join(names, ", "))
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (p *Policy) withinCeiling(prov provider.Provider, scopes, alreadyHeld []string) error {
+	ceiling := p.Ceiling(prov)
+	for _, s := range scopes {
+		if !slices.Contains(ceiling, s) && !slices.Contains(alreadyHeld, s) {
+			return &Refusal{
+				Reason:  fmt.Sprintf("scope %q on %s is above what agents may grant (allowed: %s)", s, prov.Title(), strings.Join(ceiling, ", ")),
+				Setting: "KEYWARD_ALLOWED_SCOPES_" + EnvName(prov.Name()),
+			}
+		}
+	}
+	return nil
+}
+
+// Expiry is when a key stops working, and how that deadline is kept.
+type Expiry struct {
+	Deadline *time.Time // what the key promises; nil: never expires
+	Upstream *time.Time // what to send the platform; nil: nothing (or never)
+	Enforced bool       // keyward itself revokes the key at Deadline
+	Note     string     // what was chosen and why, for the result
+}
+
+// ExpiryForCreate turns expires_in ("" = the default) into a deadline.
+func (p *Policy) ExpiryForCreate(prov provider.Provider, now time.Time, expiresIn string) (Expiry, error) {
+	ttl := p.rules.DefaultTTL
+	defaulted := strings.TrimSpace(expiresIn) == ""
+	if !defaulted {
+		d, err := ParseExpiry(expiresIn)
+		if err != nil {
+			return Expiry{}, err
+		}
+		ttl = d
+	}
+	if err := p.checkTTL(ttl); err != nil {
+		return Expiry{}, err
+	}
+	var deadline *time.Time
+	if ttl != Never {
+		t := now.Add(ttl).UTC().Truncate(time.Second)
+		deadline = &t
+	}
+	e := p.Keep(prov, now, deadline)
+	if defaulted && deadline != nil {
+		e.Note = strings.TrimSpace(fmt.Sprintf("no expires_in given: the key expires in %s (KEYWARD_DEFAULT_TTL). %s", FormatDuration(ttl), e.Note))
+	}
+	return e, nil
+}
+
+func (p *Policy) checkTTL(ttl time.Duration) error {
+	if ttl == Never {
+		if !p.rules.AllowNoExpiry {
+			return &Refusal{Reason: fmt.Sprintf("keys that never expire are not allowed; ask for at most %s", FormatDuration(p.rules.MaxTTL)), Setting: "KEYWARD_ALLOW_NO_EXPIRY=true"}
+		}
+		return nil
+	}
+	if ttl > p.rules.MaxTTL {
+		return &Refusal{Reason: fmt.Sprintf("expires_in %s is longer than the maximum of %s", FormatDuration(ttl), FormatDuration(p.rules.MaxTTL)), Setting: "KEYWARD_MAX_TTL"}
+	}
+	return nil
+}
+
+// Keep expresses an existing deadline on a provider: rotation and re-issue
+// use it so a replacement never outlives its predecessor.
+func (p *Policy) Keep(prov provider.Provider, now time.Time, deadline *time.Time) Expiry {
+	caps := prov.Capabilities()
+	e := Expiry{Deadline: deadline}
+	switch caps.Expiry {
+	case provider.ExpiryAny:
+		e.Upstream = deadline
+	case provider.ExpiryNone:
+		if deadline != nil {
+			e.Enforced = true
+			e.Note = fmt.Sprintf("%s keys have no expiry of their own: keyward will revoke this key at %s.", prov.Title(), deadline.Format(time.RFC3339))
+		}
+	case provider.ExpiryPresets:
+		e = choosePreset(prov.Title(), caps.ExpiryPresets, now, deadline)
+	}
+	return e
+}
+
+// choosePreset takes the longest preset not above the deadline; when even the
+// shortest is longer, it uses that and keyward enforces the exact deadline.
+func choosePreset(title string, presets []time.Duration, now time.Time, deadline *time.Time) Expiry {
+	e := Expiry{Deadline: deadline}
+	if deadline == nil {
+		if slices.Contains(presets, 0) {
+			e.Note = fmt.Sprintf("%s preset chosen: never.", title)
+			return e
+		}
+		e.Enforced = true
+		return e
+	}
+	want := deadline.Sub(now)
+	var best, shortest time.Duration
+	for _, d := range presets {
+		if d <= 0 {
+			continue
+		}
+		if d <= want && d > best {
+			best = d
+		}
+		if shortest == 0 || d < shortest {
+			shortest = d
+		}
+	}
+	if best == 0 {
+		best = shortest
+		e.Enforced = true
+	}
+	up := now.Add(best).UTC().Truncate(time.Second)
+	e.Upstream = &up
+	if best > want {
+		// Upstream would outlive the deadline: keyward revokes it on time.
+		e.Note = fmt.Sprintf("%s only offers fixed expiries; preset %s chosen and keyward will revoke the key at %s.", title, FormatDuration(best), deadline.Format(time.RFC3339))
+		return e
+	}
+	e.Deadline = &up
+	e.Note = fmt.Sprintf("%s only offers fixed expiries; preset %s chosen, the longest not above the request.", title, FormatDuration(best))
+	return e
+}

@@ -1,0 +1,71 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind is the small set of failures the tools turn into sentences.
+type Kind string
+
+const (
+	KindUnauthorized Kind = "unauthorized" // the configured credential was rejected
+	KindForbidden    Kind = "forbidden"    // the configured credential lacks a permission
+	KindNotFound     Kind = "not_found"
+	KindRateLimited  Kind = "rate_limited"
+	KindUpstream     Kind = "upstream" // 5xx, timeout, garbage body, dropped connection
+	KindUnsupported  Kind = "unsupported"
+	KindInvalid      Kind = "invalid" // the request itself is wrong
+	KindLimit        Kind = "limit"   // a key-count or plan limit
+	KindConflict     Kind = "conflict"
+)
+
+// Changed says whether a failed call may have changed anything upstream.
+type Changed string
+
+const (
+	ChangedNo      Changed = "no"
+	ChangedUnknown Changed = "unknown"
+)
+
+// Error is every provider failure. Message is a whole sentence that a model
+// can act on and never holds a credential.
+type Error struct {
+	Kind       Kind
+	Provider   string
+	Message    string
+	Permission string        // with KindForbidden, when the platform names it
+	RetryAfter time.Duration // with KindRateLimited
+	Changed    Changed
+	Status     int // upstream HTTP status, 0 when none
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(kind Kind, provider, format string, args ...any) *Error {
+	return &Error{Kind: kind, Provider: provider, Message: fmt.Sprintf(format, args...), Changed: ChangedNo}
+}
+
+// Unsupported says plainly that a platform lacks an operation.
+func Unsupported(provider, format string, args ...any) *Error {
+	return Errorf(KindUnsupported, provider, format, args...)
+}
+
+// NotFound is the common "no such key" answer.
+func NotFound(provider, id string) *Error {
+	return Errorf(KindNotFound, provider, "no key with id %q on %s; call list_keys to see the ids that exist", id, provider)
+}
+
+// KindOf returns the kind of err, or "" when it is not a provider error.
+func KindOf(err error) Kind {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Kind
+	}
+	return ""
+}
+
+// IsKind reports whether err is a provider error of that kind.
+func IsKind(err error, kind Kind) bool { return KindOf(err) == kind }

@@ -1,0 +1,572 @@
+// Package local is keyward's embedded key authority: keys live in the SQLite
+// state file, hashed, so keyward is useful with no account anywhere.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+)
+
+const (
+	Name = "local"
+	// DefaultMaxKeys bounds live keys so a looping agent cannot mint without end.
+	DefaultMaxKeys = 100
+	// PurgeAfter is how long revoked and expired keys stay answerable as such.
+	PurgeAfter = 90 * 24 * time.Hour
+	// externalCheckEvery bounds how stale the cache may be when another
+	// keyward process writes the same state file.
+	externalCheckEvery = 250 * time.Millisecond
+	lastUsedFlushEvery = 5 * time.Second
+)
+
+// Options configure the authority.
+type Options struct {
+	Scopes   []string // the vocabulary; default read, write
+	MaxKeys  int      // default DefaultMaxKeys
+	Now      func() time.Time
+	StateDir string // shown by Whoami
+}
+
+// Authority implements provider.Provider on the state file.
+type Authority struct {
+	st      *store.Store
+	vocab   []provider.Scope
+	maxKeys int
+	now     func() time.Time
+
+	// cache of secrets seen by Validate, by SHA-256. Any write clears it,
+	// so a revoke or disable is effective for the very next validation.
+	mu    sync.RWMutex
+	cache map[[32]byte]*entry
+	gen   uint64 // bumped by every invalidation, under mu
+
+	extMu       sync.Mutex
+	extConn     *sql.Conn
+	dataVersion int64
+	lastExtNano atomic.Int64
+
+	usedMu  sync.Mutex
+	used    map[string]int64 // key id → last use (unix ms) not yet written
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+type entry struct {
+	keyID      string
+	name       string
+	scopes     []string
+	active     bool
+	expiresAt  int64 // 0: never
+	revokedAt  int64 // 0: not revoked
+	validUntil int64 // 0: the current secret; else end of its rotation grace
+	start      string
+	last4      string
+}
+
+// New opens the authority on st and starts the last-used writer.
+func New(ctx context.Context, st *store.Store, o Options) (*Authority, error) {
+	if len(o.Scopes) == 0 {
+		o.Scopes = []string{"read", "write"}
+	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = DefaultMaxKeys
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &Authority{
+		st: st, maxKeys: o.MaxKeys, now: o.Now,
+		cache: make(map[[32]byte]*entry),
+		used:  make(map[string]int64),
+		stop:  make(chan struct{}),
+	}
+	for _, s := range o.Scopes {
+		a.vocab = append(a.vocab, provider.Scope{Name: s, ReadOnly: IsReadOnlyScope(s), Description: describe(s)})
+	}
+	conn, err := st.DB().Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.extConn = conn
+	if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&a.dataVersion); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	a.stopped.Add(1)
+	go a.flushLoop()
+	return a, nil
+}
+
+// IsReadOnlyScope: "read", or a name ending in :read, _read or .read.
+func IsReadOnlyScope(s string) bool {
+	return s == "read" || strings.HasSuffix(s, ":read") || strings.HasSuffix(s, "_read") || strings.HasSuffix(s, ".read")
+}
+
+func describe(s string) string {
+	if IsReadOnlyScope(s) {
+		return "read-only access"
+	}
+	return "operator-defined scope"
+}
+
+// Close writes pending last-used times and releases the authority.
+func (a *Authority) Close() error {
+	select {
+	case <-a.stop:
+		return nil
+	default:
+	}
+	close(a.stop)
+	a.stopped.Wait()
+	a.flushLastUsed(context.Background())
+	return a.extConn.Close()
+}
+
+func (a *Authority) Name() string  { return Name }
+func (a *Authority) Title() string { return "the local authority" }
+
+func (a *Authority) Capabilities() provider.Capabilities {
+	return provider.Capabilities{
+		Manage: true, Scopes: true, ScopesMutable: true, Rename: true,
+		Expiry: provider.ExpiryAny, ExpiryMutable: true, Toggle: true,
+		Rotate: true, RotateGrace: true, Validate: true, Whoami: true, LastUsed: true,
+		MaxKeys: a.maxKeys,
+	}
+}
+
+func (a *Authority) ScopeVocabulary() []provider.Scope { return slices.Clone(a.vocab) }
+
+// DefaultScopes are the vocabulary's read-only scopes, or its first scope.
+func (a *Authority) DefaultScopes() []string {
+	var out []string
+	for _, s := range a.vocab {
+		if s.ReadOnly {
+			out = append(out, s.Name)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{a.vocab[0].Name}
+	}
+	return out
+}
+
+const keyColumns = `id, name, scopes, start, last4, active, created_at, expires_at, last_used_at`
+
+func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
+	rows, err := a.st.DB().QueryContext(ctx, `SELECT `+keyColumns+` FROM local_keys WHERE revoked_at IS NULL ORDER BY created_at, id`)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	var keys []provider.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, dbError(err)
+		}
+		keys = append(keys, a.withPendingUse(k))
+	}
+	return keys, dbError(rows.Err())
+}
+
+func (a *Authority) Get(ctx context.Context, id string) (provider.Key, error) {
+	return a.get(ctx, a.st.DB(), id)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (a *Authority) get(ctx context.Context, q queryer, id string) (provider.Key, error) {
+	var revokedAt sql.NullInt64
+	row := q.QueryRowContext(ctx, `SELECT `+keyColumns+`, revoked_at FROM local_keys WHERE id = ?`, id)
+	k, err := scanKey(row, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return provider.Key{}, provider.NotFound(Name, id)
+	}
+	if err != nil {
+		return provider.Key{}, dbError(err)
+	}
+	if revokedAt.Valid {
+		return provider.Key{}, provider.Errorf(provider.KindNotFound, Name, "key %q was revoked at %s; it cannot be used or changed any more", id, time.UnixMilli(revokedAt.Int64).UTC().Format(time.RFC3339))
+	}
+	return a.withPendingUse(k), nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanKey(s scanner, extra ...any) (provider.Key, error) {
+	var (
+		k                    provider.Key
+		scopes, start, last4 string
+		created              int64
+		expires, lastUsed    sql.NullInt64
+	)
+	dest := append([]any{&k.ID, &k.Name, &scopes, &start, &last4, &k.Active, &created, &expires, &lastUsed}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return k, err
+	}
+	k.Scopes = splitScopes(scopes)
+	k.CreatedAt = time.UnixMilli(created).UTC()
+	k.ExpiresAt = store.FromMillis(expires)
+	k.LastUsedAt = store.FromMillis(lastUsed)
+	k.Masked = secret.MaskParts(start, last4)
+	return k, nil
+}
+
+func splitScopes(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Fields(s)
+}
+
+func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (provider.Created, error) {
+	if strings.TrimSpace(req.Name) == "" {
+		return provider.Created{}, provider.Errorf(provider.KindInvalid, Name, "a key needs a name; pass name, e.g. \"ci-read\"")
+	}
+	key, err := secret.Generate()
+	if err != nil {
+		return provider.Created{}, provider.Errorf(provider.KindUpstream, Name, "could not generate a key: %v", err)
+	}
+	id, err := newKeyID()
+	if err != nil {
+		return provider.Created{}, provider.Errorf(provider.KindUpstream, Name, "could not generate a key id: %v", err)
+	}
+	now := a.now().UTC()
+	ms := now.UnixMilli()
+	err = a.st.Tx(ctx, func(tx *sql.Tx) error {
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM local_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`, ms).Scan(&live); err != nil {
+			return err
+		}
+		if live >= a.maxKeys {
+			return provider.Errorf(provider.KindLimit, Name, "the local authority already holds %d live keys, its limit (KEYWARD_LOCAL_MAX_KEYS); revoke keys that are no longer needed with revoke_key, then retry", live)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			id, req.Name, strings.Join(req.Scopes, " "), secret.Start(key), secret.Last4(key), ms, store.Millis(req.ExpiresAt), ms); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`, secret.Hash(key), id, ms)
+		return err
+	})
+	if err != nil {
+		return provider.Created{}, dbError(err)
+	}
+	a.invalidate()
+	k, err := a.Get(ctx, id)
+	return provider.Created{Key: k, Secret: key}, err
+}
+
+func newKeyID() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	out := []byte("key_")
+	for _, c := range b {
+		out = append(out, alphabet[int(c)%len(alphabet)])
+	}
+	return string(out), nil
+}
+
+// mutate runs fn on a live key inside a transaction and returns the key after it.
+func (a *Authority) mutate(ctx context.Context, id string, fn func(tx *sql.Tx, now int64) error) (provider.Key, error) {
+	if err := a.change(ctx, id, fn); err != nil {
+		return provider.Key{}, err
+	}
+	return a.Get(ctx, id)
+}
+
+// change runs fn on a live key inside a transaction; every cached answer goes.
+func (a *Authority) change(ctx context.Context, id string, fn func(tx *sql.Tx, now int64) error) error {
+	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := a.get(ctx, tx, id); err != nil {
+			return err
+		}
+		return fn(tx, a.now().UnixMilli())
+	})
+	a.invalidate()
+	return dbError(err)
+}
+
+func (a *Authority) Update(ctx context.Context, id string, req provider.UpdateRequest) (provider.Key, error) {
+	if req.Name != nil && strings.TrimSpace(*req.Name) == "" {
+		return provider.Key{}, provider.Errorf(provider.KindInvalid, Name, "name cannot be empty; pass a new name or leave name out")
+	}
+	return a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
+		if req.Name != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET name = ?, updated_at = ? WHERE id = ?`, *req.Name, now, id); err != nil {
+				return err
+			}
+		}
+		if req.Scopes != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET scopes = ?, updated_at = ? WHERE id = ?`, strings.Join(req.Scopes, " "), now, id); err != nil {
+				return err
+			}
+		}
+		if req.SetExpiry {
+			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET expires_at = ?, updated_at = ? WHERE id = ?`, store.Millis(req.ExpiresAt), now, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (a *Authority) SetActive(ctx context.Context, id string, active bool) (provider.Key, error) {
+	return a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET active = ?, updated_at = ? WHERE id = ?`, active, now, id)
+		return err
+	})
+}
+
+// Rotate issues a new secret for the same key (same id, scopes and expiry).
+// Older secrets stay valid for grace, then stop.
+func (a *Authority) Rotate(ctx context.Context, id string, req provider.RotateRequest) (provider.Created, error) {
+	if req.Grace < 0 {
+		return provider.Created{}, provider.Errorf(provider.KindInvalid, Name, "grace cannot be negative")
+	}
+	key, err := secret.Generate()
+	if err != nil {
+		return provider.Created{}, provider.Errorf(provider.KindUpstream, Name, "could not generate a key: %v", err)
+	}
+	k, err := a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
+		until := now + req.Grace.Milliseconds()
+		// A secret already in an earlier grace keeps the shorter of the two.
+		if _, err := tx.ExecContext(ctx, `UPDATE local_secrets SET valid_until = min(coalesce(valid_until, ?), ?) WHERE key_id = ?`, until, until, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`, secret.Hash(key), id, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET start = ?, last4 = ?, updated_at = ? WHERE id = ?`, secret.Start(key), secret.Last4(key), now, id)
+		return err
+	})
+	if err != nil {
+		return provider.Created{}, err
+	}
+	return provider.Created{Key: k, Secret: key}, nil
+}
+
+func (a *Authority) Revoke(ctx context.Context, id string) error {
+	return a.change(ctx, id, func(tx *sql.Tx, now int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET revoked_at = ?, active = 0, updated_at = ? WHERE id = ?`, now, now, id)
+		return err
+	})
+}
+
+// Validate checks the format offline, then the hash, and says why a key fails.
+func (a *Authority) Validate(ctx context.Context, key string) (provider.Validation, error) {
+	if err := secret.CheckFormat(key); err != nil {
+		return provider.Validation{Status: provider.StatusInvalidFormat, Reason: err.Error()}, nil
+	}
+	a.checkExternalWrites(ctx)
+	sum := sha256.Sum256([]byte(key))
+	a.mu.RLock()
+	e, ok := a.cache[sum]
+	a.mu.RUnlock()
+	if !ok {
+		a.mu.RLock()
+		gen := a.gen
+		a.mu.RUnlock()
+		var err error
+		e, err = a.load(ctx, sum)
+		if err != nil {
+			return provider.Validation{}, err
+		}
+		if e == nil {
+			return provider.Validation{Status: provider.StatusNotFound, Reason: "no key with this secret exists on the local authority (it may have been purged)"}, nil
+		}
+		a.mu.Lock()
+		// A write that landed while we read may have made e stale: answer
+		// with it, but do not keep it.
+		if a.gen == gen {
+			a.cache[sum] = e
+		}
+		a.mu.Unlock()
+	}
+	now := a.now().UnixMilli()
+	v := provider.Validation{KeyID: e.keyID, Name: e.name, Scopes: slices.Clone(e.scopes), Masked: secret.MaskParts(e.start, e.last4), Owner: Name}
+	if e.expiresAt != 0 {
+		t := time.UnixMilli(e.expiresAt).UTC()
+		v.ExpiresAt = &t
+	}
+	switch {
+	case e.revokedAt != 0:
+		v.Status, v.Reason = provider.StatusRevoked, "this key was revoked"
+	case e.validUntil != 0 && now >= e.validUntil:
+		v.Status, v.Reason = provider.StatusRevoked, "this secret was replaced by rotation and its grace period is over; use the new secret"
+	case e.expiresAt != 0 && now >= e.expiresAt:
+		v.Status, v.Reason = provider.StatusExpired, "this key is past its expiry"
+	case !e.active:
+		v.Status, v.Reason = provider.StatusDisabled, "this key is disabled; set_key_active can enable it"
+	default:
+		v.Status = provider.StatusValid
+		if e.validUntil != 0 {
+			v.Reason = "valid during the rotation grace period until " + time.UnixMilli(e.validUntil).UTC().Format(time.RFC3339)
+		}
+		a.noteUse(e.keyID, now)
+	}
+	return v, nil
+}
+
+func (a *Authority) load(ctx context.Context, sum [32]byte) (*entry, error) {
+	var (
+		e                            entry
+		scopes                       string
+		expires, revoked, validUntil sql.NullInt64
+	)
+	err := a.st.DB().QueryRowContext(ctx, `SELECT k.id, k.name, k.scopes, k.active, k.expires_at, k.revoked_at, s.valid_until, k.start, k.last4
+		FROM local_secrets s JOIN local_keys k ON k.id = s.key_id WHERE s.hash = ?`, fmt.Sprintf("%x", sum)).
+		Scan(&e.keyID, &e.name, &scopes, &e.active, &expires, &revoked, &validUntil, &e.start, &e.last4)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	e.scopes = splitScopes(scopes)
+	e.expiresAt, e.revokedAt, e.validUntil = expires.Int64, revoked.Int64, validUntil.Int64
+	return &e, nil
+}
+
+func (a *Authority) invalidate() {
+	a.mu.Lock()
+	a.gen++
+	clear(a.cache)
+	a.mu.Unlock()
+}
+
+// checkExternalWrites notices writes by another process on the same file
+// (PRAGMA data_version) at most every externalCheckEvery.
+func (a *Authority) checkExternalWrites(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := a.lastExtNano.Load()
+	if now-last < int64(externalCheckEvery) || !a.lastExtNano.CompareAndSwap(last, now) {
+		return
+	}
+	a.extMu.Lock()
+	defer a.extMu.Unlock()
+	var v int64
+	if err := a.extConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		a.invalidate()
+		return
+	}
+	if v != a.dataVersion {
+		a.dataVersion = v
+		a.invalidate()
+	}
+}
+
+func (a *Authority) noteUse(id string, ms int64) {
+	a.usedMu.Lock()
+	if ms > a.used[id] {
+		a.used[id] = ms
+	}
+	a.usedMu.Unlock()
+}
+
+func (a *Authority) withPendingUse(k provider.Key) provider.Key {
+	a.usedMu.Lock()
+	ms, ok := a.used[k.ID]
+	a.usedMu.Unlock()
+	if ok && (k.LastUsedAt == nil || k.LastUsedAt.UnixMilli() < ms) {
+		t := time.UnixMilli(ms).UTC()
+		k.LastUsedAt = &t
+	}
+	return k
+}
+
+// Last-used times are batched: writing one per validation would cap
+// validation at the speed of SQLite commits.
+func (a *Authority) flushLoop() {
+	defer a.stopped.Done()
+	t := time.NewTicker(lastUsedFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			a.flushLastUsed(context.Background())
+		}
+	}
+}
+
+func (a *Authority) flushLastUsed(ctx context.Context) {
+	a.usedMu.Lock()
+	pending := a.used
+	a.used = make(map[string]int64)
+	a.usedMu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
+		for id, ms := range pending {
+			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`, ms, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Keep them for the next round rather than lose them.
+		a.usedMu.Lock()
+		for id, ms := range pending {
+			a.used[id] = max(a.used[id], ms)
+		}
+		a.usedMu.Unlock()
+	}
+}
+
+// Whoami: the local authority needs no credential.
+func (a *Authority) Whoami(ctx context.Context) (provider.Identity, error) {
+	return provider.Identity{Account: "local", Detail: "the embedded authority needs no credential; its state is in " + a.st.Path()}, nil
+}
+
+// Purge deletes keys revoked or expired more than PurgeAfter ago, and rotated
+// secrets whose grace ended that long ago. It returns how many keys went.
+func (a *Authority) Purge(ctx context.Context) (int64, error) {
+	cutoff := a.now().Add(-PurgeAfter).UnixMilli()
+	var n int64
+	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM local_keys WHERE revoked_at < ? OR expires_at < ?`, cutoff, cutoff)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM local_secrets WHERE valid_until < ?`, cutoff)
+		return err
+	})
+	a.invalidate()
+	return n, dbError(err)
+}
+
+func dbError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return provider.Errorf(provider.KindUpstream, Name, "the request was cancelled before the state file answered; nothing was changed")
+	}
+	return provider.Errorf(provider.KindUpstream, Name, "the state file failed: %v; check KEYWARD_DB and free disk space", err)
+}

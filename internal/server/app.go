@@ -1,0 +1,152 @@
+// Package server assembles keyward: state file, providers, manager, MCP tools,
+// and serves them over stdio or HTTP.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/provider/local"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/version"
+	"github.com/keyward/keyward/tools"
+)
+
+// App is a running keyward: everything a transport needs.
+type App struct {
+	Config  *config.Config
+	Store   *store.Store
+	Local   *local.Authority
+	Manager *manager.Manager
+	MCP     *server.MCPServer
+	Tools   []string
+	Log     *slog.Logger
+
+	stopReaper context.CancelFunc
+	reaperDone chan struct{}
+}
+
+const instructions = `keyward manages API keys with least privilege. Call list_providers first. ` +
+	`Create keys with the smallest scopes and the shortest expiry that do the job; new secrets are delivered ` +
+	`where the operator chose (usually a file), so never ask the user to paste a secret into the chat.`
+
+// Option adjusts how an App is built.
+type Option func(*buildOptions)
+
+type buildOptions struct{ now func() time.Time }
+
+// WithClock replaces the clock (tests move time forward without sleeping).
+func WithClock(now func() time.Time) Option { return func(o *buildOptions) { o.now = now } }
+
+// New opens the state and wires every part; Close releases them.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
+	bo := buildOptions{now: time.Now}
+	for _, o := range opts {
+		o(&bo)
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{Config: cfg, Store: st, Log: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			app.Close()
+		}
+	}()
+	if app.Local, err = local.New(ctx, st, local.Options{Scopes: cfg.LocalScopes, MaxKeys: cfg.LocalMaxKeys, Now: bo.now}); err != nil {
+		return nil, fmt.Errorf("starting the local authority: %w", err)
+	}
+	providers := []provider.Provider{app.Local}
+	remote, unconfigured := remoteProviders(cfg)
+	providers = append(providers, remote...)
+
+	if app.Manager, err = manager.New(manager.Options{
+		Providers: providers, Policy: cfg.Policy(), Store: st, Audit: audit.New(st, bo.now), Now: bo.now,
+		Reveal: cfg.RevealMode, SecretsDir: cfg.SecretsDir, Confirm: cfg.Confirm,
+		Unconfigured: unconfigured, ReadOnly: cfg.ReadOnly, Tools: cfg.Tools, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
+	if err := app.Manager.Purge(ctx, cfg.AuditRetention); err != nil {
+		logger.Warn("purging old records failed; continuing", "err", err)
+	}
+
+	app.MCP = server.NewMCPServer("keyward", version.Version,
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+		server.WithElicitation(),
+		server.WithInstructions(instructions),
+	)
+	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger}); err != nil {
+		return nil, err
+	}
+
+	logger.Info("keyward ready", "version", version.Version, "db", cfg.DB, "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
+	ok = true
+	return app, nil
+}
+
+// StartReaper revokes keys past their keyward-enforced expiry now and every
+// KEYWARD_REAP_INTERVAL until Close. Serving commands start it; one-shot ones don't.
+func (a *App) StartReaper() {
+	if a.stopReaper != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
+	go func() {
+		defer close(a.reaperDone)
+		a.Manager.RunReaper(ctx, a.Config.ReapInterval)
+	}()
+}
+
+// Close stops background work and closes the state file.
+func (a *App) Close() error {
+	if a.stopReaper != nil {
+		a.stopReaper()
+		<-a.reaperDone
+	}
+	var errs []error
+	if a.Local != nil {
+		errs = append(errs, a.Local.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ServeStdio speaks MCP on in/out until in closes or ctx ends. Only protocol
+// goes to out; mcp-go's own complaints go to the logger (stderr).
+func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	s := server.NewStdioServer(a.MCP)
+	s.SetErrorLogger(log.New(slogWriter{a.Log}, "", 0))
+	s.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithTransport(ctx, "stdio") })
+	err := s.Listen(ctx, in, out)
+	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// slogWriter forwards a standard logger's lines to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

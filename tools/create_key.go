@@ -1,0 +1,40 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyward/keyward/internal/manager"
+)
+
+func createKey(providers []string) definition {
+	return definition{
+		tool: newTool("create_key",
+			"Create a new API key with the least privilege that does the job. With no scopes the provider's "+
+				"minimal read-only default is applied; with no expires_in the key expires after the default (30 days "+
+				"unless the operator changed it). Refused: scopes above the operator's ceiling, expiry above the maximum, "+
+				"\"never\" unless allowed, and on platforms without scopes (full-access keys) unless allowed. "+
+				"The secret goes where the operator chose (by default a 0600 file whose path is returned), not into "+
+				"this conversation. The human may be asked to confirm write scopes.",
+			writeTool("Create key", false, false),
+			[]mcp.ToolOption{
+				providerArg(providers),
+				nameArg(true, "What the key is for, e.g. \"ci-deploy-read\". Shown in list_keys and the audit log."),
+				scopesArg("Scopes the key needs (see list_scopes). Leave out for the minimal read-only default."),
+				expiresInArg("How long the key lives: a duration such as 12h, 7d, 30d or 1y, or \"never\" (only if the operator allows it). Default 30d."),
+				mcp.WithOutputSchema[manager.SecretResult](),
+			}),
+		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
+			ca := manager.CreateArgs{Provider: a.str("provider"), Name: a.str("name"), Scopes: a.strings("scopes"), ExpiresIn: a.str("expires_in")}
+			if err := a.err(); err != nil {
+				return nil, "", err
+			}
+			res, err := m.CreateKey(ctx, ca)
+			if err != nil {
+				return nil, "", err
+			}
+			return res, secretText("Created", res), nil
+		},
+	}
+}

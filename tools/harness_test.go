@@ -1,0 +1,168 @@
+package tools_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/server"
+)
+
+// clock is a test clock that only moves when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// human answers elicitation requests as a test says and remembers them.
+type human struct {
+	mu       sync.Mutex
+	action   mcp.ElicitationResponseAction
+	content  map[string]any
+	messages []string
+}
+
+func (h *human) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.messages = append(h.messages, req.Params.Message)
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: h.action, Content: h.content}}, nil
+}
+
+func (h *human) seen() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.messages...)
+}
+
+type harness struct {
+	t      *testing.T
+	app    *server.App
+	client *client.Client
+	clock  *clock
+	dir    string
+	human  *human
+}
+
+type harnessOption func(*harnessConfig)
+
+type harnessConfig struct {
+	env   map[string]string
+	human *human
+	name  string
+}
+
+func withEnv(kv ...string) harnessOption {
+	return func(c *harnessConfig) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			c.env[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withHuman(h *human) harnessOption { return func(c *harnessConfig) { c.human = h } }
+
+// newHarness starts keyward in-process on a fresh state file and connects a
+// client that speaks the 2025-11-25 protocol (the one with mid-call elicitation).
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	hc := harnessConfig{env: map[string]string{"KEYWARD_DB": filepath.Join(dir, "keyward.db")}, name: "test-client"}
+	for _, o := range opts {
+		o(&hc)
+	}
+	cfg, err := config.LoadFrom(hc.env)
+	require.NoError(t, err)
+	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.WithClock(clk.Now))
+	require.NoError(t, err)
+	t.Cleanup(func() { app.Close() })
+
+	copts := []client.ClientOption{client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)}
+	if hc.human != nil {
+		copts = append(copts, client.WithElicitationHandler(hc.human))
+	}
+	c, err := client.NewInProcessClientWithOptions(app.MCP, copts...)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() { c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: hc.name, Version: "1.2.3"}
+	_, err = c.Initialize(ctx, init)
+	require.NoError(t, err)
+	return &harness{t: t, app: app, client: c, clock: clk, dir: dir, human: hc.human}
+}
+
+func (h *harness) call(name string, args map[string]any) *mcp.CallToolResult {
+	h.t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	req.Params.Arguments = args
+	res, err := h.client.CallTool(context.Background(), req)
+	require.NoError(h.t, err, "protocol error calling %s", name)
+	return res
+}
+
+// ok calls a tool that must succeed and returns its structured content as JSON-shaped maps.
+func (h *harness) ok(name string, args map[string]any) map[string]any {
+	h.t.Helper()
+	res := h.call(name, args)
+	require.False(h.t, res.IsError, "%s failed: %s", name, text(res))
+	require.NotEmpty(h.t, text(res), "%s returned no text", name)
+	raw, err := json.Marshal(res.StructuredContent)
+	require.NoError(h.t, err)
+	var out map[string]any
+	require.NoError(h.t, json.Unmarshal(raw, &out))
+	return out
+}
+
+// fail calls a tool that must fail and returns its error text.
+func (h *harness) fail(name string, args map[string]any) string {
+	h.t.Helper()
+	res := h.call(name, args)
+	require.True(h.t, res.IsError, "%s should have failed: %s", name, text(res))
+	return text(res)
+}
+
+func text(res *mcp.CallToolResult) string {
+	out := ""
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			out += tc.Text
+		}
+	}
+	return out
+}
+
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := []string{}
+	for _, x := range list {
+		out = append(out, x.(string))
+	}
+	return out
+}

@@ -1,0 +1,45 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyward/keyward/internal/manager"
+)
+
+func listScopes(providers []string) definition {
+	return definition{
+		readOnly: true,
+		tool: newTool("list_scopes",
+			"Show a provider's permission vocabulary: every scope, which are read-only, which one a new key gets "+
+				"by default, and the ceiling an agent may grant. Use it before create_key or update_key to pick the "+
+				"smallest scopes that do the job. Platforms without scopes say so.",
+			readOnlyTool("List scopes"),
+			[]mcp.ToolOption{providerArg(providers), mcp.WithOutputSchema[manager.ScopesResult]()}),
+		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
+			res, err := m.ListScopes(a.str("provider"))
+			if err != nil {
+				return nil, "", err
+			}
+			if !res.HasScope {
+				return res, res.Note + ".", nil
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s scopes (default %s):\n", res.Provider, strings.Join(res.Default, ","))
+			for _, s := range res.Scopes {
+				var tags []string
+				if s.ReadOnly {
+					tags = append(tags, "read-only")
+				}
+				if !s.Allowed {
+					tags = append(tags, "not allowed for agents")
+				}
+				fmt.Fprintf(&b, "- %s: %s %v\n", s.Name, s.Description, tags)
+			}
+			return res, strings.TrimSpace(b.String()), nil
+		},
+	}
+}

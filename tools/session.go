@@ -1,0 +1,98 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/keyward/keyward/internal/manager"
+)
+
+type transportKey struct{}
+
+// WithTransport records which transport a request came over (stdio, http, sse);
+// the server sets it so audit records can say.
+func WithTransport(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, transportKey{}, name)
+}
+
+// enrich attaches who is calling and, when the client can ask its human, a
+// way to do so.
+func enrich(ctx context.Context, s *server.MCPServer) context.Context {
+	c := manager.Caller{}
+	c.Transport, _ = ctx.Value(transportKey{}).(string)
+	session := server.ClientSessionFromContext(ctx)
+	if session == nil {
+		return manager.WithCaller(ctx, c)
+	}
+	c.SessionID = session.SessionID()
+	if info, ok := session.(server.SessionWithClientInfo); ok {
+		ci := info.GetClientInfo()
+		c.ClientName, c.ClientVersion = ci.Name, ci.Version
+		if info.GetClientCapabilities().Elicitation != nil && canAskDuringCall(ctx) {
+			ctx = manager.WithHuman(ctx, elicitor{s: s})
+		}
+	}
+	return manager.WithCaller(ctx, c)
+}
+
+// elicitor asks the human through MCP elicitation (form mode).
+type elicitor struct{ s *server.MCPServer }
+
+func (e elicitor) ask(ctx context.Context, message, field, title string) (*mcp.ElicitationResult, error) {
+	return e.s.RequestElicitation(ctx, mcp.ElicitationRequest{Params: mcp.ElicitationParams{
+		Message: message,
+		RequestedSchema: map[string]any{
+			"type": "object",
+			"properties": map[string]any{
+				field: map[string]any{"type": "boolean", "title": title, "default": false},
+			},
+			"required": []string{field},
+		},
+	}})
+}
+
+func (e elicitor) Confirm(ctx context.Context, message string) (manager.Decision, error) {
+	res, err := e.ask(ctx, message, "confirm", "Yes, do it")
+	if err != nil {
+		return "", err
+	}
+	switch res.Action {
+	case mcp.ElicitationResponseActionAccept:
+		if fieldTrue(res.Content, "confirm") {
+			return manager.Accept, nil
+		}
+		return manager.Decline, nil
+	case mcp.ElicitationResponseActionCancel:
+		return manager.Cancel, nil
+	case mcp.ElicitationResponseActionDecline:
+		return manager.Decline, nil
+	}
+	return "", fmt.Errorf("the client answered with an unknown action %q", res.Action)
+}
+
+func (e elicitor) ShowSecret(ctx context.Context, message string) (bool, error) {
+	res, err := e.ask(ctx, message, "copied", "I have copied the secret")
+	if err != nil {
+		return false, err
+	}
+	return res.Action == mcp.ElicitationResponseActionAccept && fieldTrue(res.Content, "copied"), nil
+}
+
+func fieldTrue(content any, field string) bool {
+	m, ok := content.(map[string]any)
+	if !ok {
+		return false
+	}
+	b, _ := m[field].(bool)
+	return b
+}
+
+// canAskDuringCall: from protocol 2026-07-28 on, a server may not send
+// requests in the middle of a tool call (input comes by multi round-trip
+// instead), so such clients are treated as unable to ask their human.
+func canAskDuringCall(ctx context.Context) bool {
+	return !mcp.IsModernProtocol(server.RequestProtocolVersion(ctx))
+}
