@@ -40,7 +40,11 @@ func auditLog(providers []string) definition {
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d audit records", len(res.Records))
-			for _, r := range res.Records {
+			for i, r := range res.Records {
+				if i == maxTextLines {
+					fmt.Fprintf(&b, "\n… %d more in the structured result", len(res.Records)-i)
+					break
+				}
 				fmt.Fprintf(&b, "\n- %s %s %s %s %q: %s", r.At.Format("2006-01-02T15:04:05Z"), r.Tool, r.Provider, r.KeyID, r.KeyName, r.Outcome)
 				if r.Error != "" {
 					b.WriteString(" (" + r.Error + ")")

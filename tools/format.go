@@ -8,6 +8,10 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
+// maxTextLines keeps the text part of long answers short; the structured
+// result always has everything.
+const maxTextLines = 20
+
 func when(t *time.Time) string {
 	if t == nil {
 		return "never"

@@ -58,7 +58,7 @@ func (h *human) seen() []string {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	app    *server.App
 	client *client.Client
 	clock  *clock
@@ -86,7 +86,7 @@ func withHuman(h *human) harnessOption { return func(c *harnessConfig) { c.human
 
 // newHarness starts keyward in-process on a fresh state file and connects a
 // client that speaks the 2025-11-25 protocol (the one with mid-call elicitation).
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	hc := harnessConfig{env: map[string]string{"KEYWARD_DB": filepath.Join(dir, "keyward.db")}, name: "test-client"}

@@ -38,7 +38,11 @@ func listKeys(providers []string) definition {
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d of %d keys on %s", len(res.Keys), res.Total, res.Provider)
-			for _, k := range res.Keys {
+			for i, k := range res.Keys {
+				if i == maxTextLines {
+					fmt.Fprintf(&b, "\n… %d more in the structured result", len(res.Keys)-i)
+					break
+				}
 				b.WriteString("\n- " + keyLine(k))
 			}
 			if res.NextCursor != "" {

@@ -52,6 +52,7 @@ type Authority struct {
 	mu    sync.RWMutex
 	cache map[[32]byte]*entry
 	gen   uint64 // bumped by every invalidation, under mu
+	list  []provider.Key // cached List answer; nil when unknown
 
 	extMu       sync.Mutex
 	extConn     *sql.Conn
@@ -166,6 +167,31 @@ func (a *Authority) DefaultScopes() []string {
 const keyColumns = `id, name, scopes, start, last4, active, created_at, expires_at, last_used_at`
 
 func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
+	a.checkExternalWrites(ctx)
+	a.mu.RLock()
+	cached, gen := a.list, a.gen
+	a.mu.RUnlock()
+	if cached == nil {
+		keys, err := a.listFromDB(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		if a.gen == gen {
+			a.list = keys
+		}
+		a.mu.Unlock()
+		cached = keys
+	}
+	out := make([]provider.Key, len(cached))
+	for i, k := range cached {
+		k.Scopes = slices.Clone(k.Scopes)
+		out[i] = a.withPendingUse(k)
+	}
+	return out, nil
+}
+
+func (a *Authority) listFromDB(ctx context.Context) ([]provider.Key, error) {
 	rows, err := a.st.DB().QueryContext(ctx, `SELECT `+keyColumns+` FROM local_keys WHERE revoked_at IS NULL ORDER BY created_at, id`)
 	if err != nil {
 		return nil, dbError(err)
@@ -177,7 +203,10 @@ func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
 		if err != nil {
 			return nil, dbError(err)
 		}
-		keys = append(keys, a.withPendingUse(k))
+		keys = append(keys, k)
+	}
+	if keys == nil {
+		keys = []provider.Key{}
 	}
 	return keys, dbError(rows.Err())
 }
@@ -448,6 +477,7 @@ func (a *Authority) load(ctx context.Context, sum [32]byte) (*entry, error) {
 func (a *Authority) invalidate() {
 	a.mu.Lock()
 	a.gen++
+	a.list = nil
 	clear(a.cache)
 	a.mu.Unlock()
 }

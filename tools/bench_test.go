@@ -1,0 +1,55 @@
+package tools_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkListKeys100 is one list_keys tool call over 100 keys through the
+// in-process MCP client: argument checks, the state file, JSON and all.
+// Target: under 1 ms per call.
+func BenchmarkListKeys100(b *testing.B) {
+	h := newHarness(b, withEnv("KEYWARD_REVEAL", "inline"))
+	for i := 0; i < 100; i++ {
+		res := h.call("create_key", map[string]any{"name": "bench"})
+		require.False(b, res.IsError)
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "list_keys"
+	req.Params.Arguments = map[string]any{"limit": 100}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := h.client.CallTool(ctx, req)
+		if err != nil || res.IsError {
+			b.Fatalf("list_keys failed: %v %v", err, res)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+}
+
+// BenchmarkListKeys100ServerSide is the same call as a transport hands it to
+// keyward: raw JSON-RPC in, encoded JSON-RPC out, no client-side decoding.
+func BenchmarkListKeys100ServerSide(b *testing.B) {
+	h := newHarness(b, withEnv("KEYWARD_REVEAL", "inline"))
+	for i := 0; i < 100; i++ {
+		require.False(b, h.call("create_key", map[string]any{"name": "bench"}).IsError)
+	}
+	msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_keys","arguments":{"limit":100}}}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		out, err := json.Marshal(h.app.MCP.HandleMessage(ctx, msg))
+		if err != nil || !bytes.Contains(out, []byte(`"total":100`)) {
+			b.Fatalf("list_keys failed: %v %s", err, out)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+}
