@@ -51,7 +51,7 @@ type Authority struct {
 	// so a revoke or disable is effective for the very next validation.
 	mu    sync.RWMutex
 	cache map[[32]byte]*entry
-	gen   uint64 // bumped by every invalidation, under mu
+	gen   uint64         // bumped by every invalidation, under mu
 	list  []provider.Key // cached List answer; nil when unknown
 
 	extMu       sync.Mutex
