@@ -100,6 +100,7 @@ func TestElicitRevealShowsSecretToHumanOnly(t *testing.T) {
 	assert.Nil(t, out["secret_file"])
 	// The secret the human saw is not in what the model got.
 	secret := extractSecret(t, shown)
+	h.secrets = append(h.secrets, secret)
 	assert.NotContains(t, text(res), secret)
 	assert.Equal(t, true, h.ok("validate_key", map[string]any{"key": secret})["valid"])
 }

@@ -1,20 +1,24 @@
 package tools_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/server"
 )
 
@@ -58,7 +62,9 @@ func (h *human) seen() []string {
 }
 
 type harness struct {
-	t      testing.TB
+	logs    *syncBuffer
+	secrets []string // every secret a test saw; none may reach logs or the audit log
+	t       testing.TB
 	app    *server.App
 	client *client.Client
 	clock  *clock
@@ -96,7 +102,8 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	cfg, err := config.LoadFrom(hc.env)
 	require.NoError(t, err)
 	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.WithClock(clk.Now))
+	logs := &syncBuffer{}
+	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), server.WithClock(clk.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close() })
 
@@ -114,7 +121,48 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	init.Params.ClientInfo = mcp.Implementation{Name: hc.name, Version: "1.2.3"}
 	_, err = c.Initialize(ctx, init)
 	require.NoError(t, err)
-	return &harness{t: t, app: app, client: c, clock: clk, dir: dir, human: hc.human}
+	h := &harness{t: t, app: app, client: c, clock: clk, dir: dir, human: hc.human, logs: logs}
+	t.Cleanup(h.scanForLeaks)
+	return h
+}
+
+// scanForLeaks fails the test if any secret it saw is in the logs, the audit
+// log or the state file.
+func (h *harness) scanForLeaks() {
+	if len(h.secrets) == 0 {
+		return
+	}
+	recs, err := h.app.Manager.AuditLog(context.Background(), manager.AuditArgs{Limit: 500})
+	require.NoError(h.t, err)
+	auditJSON, _ := json.Marshal(recs)
+	var db []byte
+	for _, suffix := range []string{"", "-wal"} {
+		b, _ := os.ReadFile(h.app.Config.DB + suffix)
+		db = append(db, b...)
+	}
+	for _, s := range h.secrets {
+		assert.NotContains(h.t, h.logs.String(), s, "a secret reached the logs")
+		assert.NotContains(h.t, string(auditJSON), s, "a secret reached the audit log")
+		assert.NotContains(h.t, string(db), s, "a secret reached the state file")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (h *harness) call(name string, args map[string]any) *mcp.CallToolResult {
@@ -137,6 +185,14 @@ func (h *harness) ok(name string, args map[string]any) map[string]any {
 	require.NoError(h.t, err)
 	var out map[string]any
 	require.NoError(h.t, json.Unmarshal(raw, &out))
+	if s, ok := out["secret"].(string); ok {
+		h.secrets = append(h.secrets, s)
+	}
+	if f, ok := out["secret_file"].(string); ok {
+		if b, err := os.ReadFile(f); err == nil {
+			h.secrets = append(h.secrets, strings.TrimSpace(string(b)))
+		}
+	}
 	return out
 }
 
