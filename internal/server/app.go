@@ -87,7 +87,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 
 	app.MCP = server.NewMCPServer("keyward", version.Version,
 		server.WithToolCapabilities(false),
-		server.WithRecovery(),
 		server.WithElicitation(),
 		server.WithInstructions(instructions),
 	)
