@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ var Platforms = []string{"vast", "lyceum", "lium", "lurus"}
 type Platform struct {
 	APIKey string `env:"API_KEY"`
 	APIURL string `env:"API_URL"`
+	// SessionToken is a browser session for platforms whose API keys cannot
+	// manage keys (LIUM_SESSION_TOKEN).
+	SessionToken string `env:"SESSION_TOKEN"`
 }
 
 // PerProvider holds one list per provider, e.g. KEYWARD_DEFAULT_SCOPES_VAST.
@@ -41,8 +45,8 @@ type PerProvider struct {
 func (p PerProvider) Map() map[string][]string {
 	out := map[string][]string{}
 	for name, v := range map[string][]string{"local": p.Local, "vast": p.Vast, "lyceum": p.Lyceum, "lium": p.Lium, "lurus": p.Lurus} {
-		if len(v) > 0 {
-			out[name] = trimAll(v)
+		if v = trimAll(v); len(v) > 0 {
+			out[name] = v
 		}
 	}
 	return out
@@ -107,10 +111,8 @@ func LoadFrom(environ map[string]string) (*Config, error) {
 	if environ != nil {
 		opts.Environment = environ
 	}
-	if err := env.ParseWithOptions(&c, opts); err != nil {
-		return nil, fmt.Errorf("reading settings: %w", err)
-	}
-	return &c, c.finish()
+	parseErr := nameVariables(env.ParseWithOptions(&c, opts))
+	return &c, errors.Join(parseErr, c.finish())
 }
 
 // Platform returns the settings of a remote platform by name.
@@ -237,6 +239,35 @@ func DataDir() (string, error) {
 		return "", err
 	}
 	return filepath.Join(home, ".local", "share", "keyward"), nil
+}
+
+// nameVariables rewrites the env library's parse errors, which name Go
+// fields, into sentences that name the variable and the accepted form.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if err == nil || !errors.As(err, &agg) {
+		return err
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e)
+			continue
+		}
+		f, _ := reflect.TypeOf(Config{}).FieldByName(pe.Name)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			out = append(out, e)
+			continue
+		}
+		what := "a whole number"
+		if pe.Type.Kind() == reflect.Bool {
+			what = "true or false"
+		}
+		out = append(out, fmt.Errorf("%s is not %s", name, what))
+	}
+	return errors.Join(out...)
 }
 
 func trimAll(in []string) []string {

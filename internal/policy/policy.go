@@ -193,6 +193,9 @@ func (p *Policy) ExpiryForCreate(prov provider.Provider, now time.Time, expiresI
 	if err := p.checkTTL(ttl); err != nil {
 		return Expiry{}, err
 	}
+	if caps := prov.Capabilities(); ttl == Never && caps.Expiry == provider.ExpiryPresets && !slices.Contains(caps.ExpiryPresets, 0) {
+		return Expiry{}, fmt.Errorf("%s has no never-expiring keys; ask for a duration", prov.Title())
+	}
 	var deadline *time.Time
 	if ttl != Never {
 		t := now.Add(ttl).UTC().Truncate(time.Second)
@@ -249,7 +252,7 @@ func choosePreset(title string, presets []time.Duration, now time.Time, deadline
 		e.Enforced = true
 		return e
 	}
-	want := deadline.Sub(now)
+	want := deadline.Sub(now.Truncate(time.Second)) // deadlines are whole seconds
 	var best, shortest time.Duration
 	for _, d := range presets {
 		if d <= 0 {

@@ -562,6 +562,7 @@ func (a *Authority) flushLastUsed(ctx context.Context) {
 		}
 		a.usedMu.Unlock()
 	}
+	a.invalidate() // the cached List predates the flushed last-used times
 }
 
 // Whoami: the local authority needs no credential.

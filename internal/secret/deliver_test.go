@@ -1,0 +1,183 @@
+package secret
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": ModeFile, "file": ModeFile, "inline": ModeInline, "elicit": ModeElicit} {
+		got, err := ParseMode(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"screen", "stdout", "files", "inline ", "none"} {
+		_, err := ParseMode(in)
+		require.Error(t, err, in)
+		assert.Contains(t, err.Error(), "KEYWARD_REVEAL")
+		assert.Contains(t, err.Error(), "file, inline or elicit")
+	}
+}
+
+func perm(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	return info.Mode().Perm()
+}
+
+func TestFileName(t *testing.T) {
+	assert.Equal(t, "vast-123.key", FileName("vast", "123"))
+	assert.Equal(t, "local-key_abc.key", FileName("local", "key_abc"))
+	for _, id := range []string{"../../etc/passwd", "a/b", `a\b`, "x y", "..", "/", "a:b"} {
+		name := FileName("vast", id)
+		assert.NotContains(t, name, "/", id)
+		assert.NotContains(t, name, `\`, id)
+		assert.NotContains(t, name, " ", id)
+		assert.True(t, strings.HasPrefix(name, "vast-"), id)
+		assert.Equal(t, name, filepath.Base(name), id)
+	}
+}
+
+func TestWriteFileCreatesPrivateFileInPrivateDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "secrets")
+	key := mustGenerate(t)
+	path, err := WriteFile(dir, "local", "key_1", key)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "local-key_1.key"), path)
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+	assert.Equal(t, os.FileMode(0o600), perm(t, path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, key+"\n", string(b))
+}
+
+func TestWriteFileTightensExistingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.Chmod(dir, 0o755)) // whatever the umask
+	require.Equal(t, os.FileMode(0o755), perm(t, dir))
+	path, err := WriteFile(dir, "vast", "9", "s3cret")
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+	assert.Equal(t, os.FileMode(0o600), perm(t, path))
+}
+
+func TestEnsurePrivateDir(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "x", "y")
+	require.NoError(t, EnsurePrivateDir(dir))
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+	require.NoError(t, EnsurePrivateDir(dir), "idempotent")
+	require.NoError(t, os.Chmod(dir, 0o777))
+	require.NoError(t, EnsurePrivateDir(dir))
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+
+	file := filepath.Join(base, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	err := EnsurePrivateDir(filepath.Join(file, "sub"))
+	require.Error(t, err)
+}
+
+func TestWriteFileNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	first, second, third := mustGenerate(t), mustGenerate(t), mustGenerate(t)
+
+	p1, err := WriteFile(dir, "vast", "42", first)
+	require.NoError(t, err)
+	p2, err := WriteFile(dir, "vast", "42", second)
+	require.NoError(t, err)
+	p3, err := WriteFile(dir, "vast", "42", third)
+	require.NoError(t, err)
+
+	assert.Equal(t, filepath.Join(dir, "vast-42.key"), p1)
+	assert.Equal(t, filepath.Join(dir, "vast-42.2.key"), p2)
+	assert.Equal(t, filepath.Join(dir, "vast-42.3.key"), p3)
+	for path, want := range map[string]string{p1: first, p2: second, p3: third} {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Equal(t, want+"\n", string(b), path)
+		assert.Equal(t, os.FileMode(0o600), perm(t, path))
+	}
+
+	// A freed name is reused rather than a later one being skipped to.
+	removed, err := RemoveFile(p2)
+	require.NoError(t, err)
+	assert.True(t, removed)
+	p4, err := WriteFile(dir, "vast", "42", "fourth")
+	require.NoError(t, err)
+	assert.Equal(t, p2, p4)
+	b, err := os.ReadFile(p1)
+	require.NoError(t, err)
+	assert.Equal(t, first+"\n", string(b), "the first file is never touched")
+}
+
+func TestWriteFileDoesNotFollowAnExistingSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("keep me"), 0o644))
+	require.NoError(t, os.Symlink(target, filepath.Join(dir, "vast-1.key")))
+	path, err := WriteFile(dir, "vast", "1", "s3cret")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "vast-1.2.key"), path)
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "keep me", string(b))
+}
+
+func TestWriteFileGivesUpAfterMaxVersions(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, EnsurePrivateDir(dir))
+	for n := 1; n <= maxFileVersions; n++ {
+		name := "vast-7.key"
+		if n > 1 {
+			name = fmt.Sprintf("vast-7.%d.key", n)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("old"), 0o600))
+	}
+	key := mustGenerate(t)
+	_, err := WriteFile(dir, "vast", "7", key)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already exist")
+	assertNoLeak(t, key, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, maxFileVersions, "nothing extra written")
+}
+
+func TestWriteFileErrorNamesSettingNotSecret(t *testing.T) {
+	base := t.TempDir()
+	blocker := filepath.Join(base, "not-a-dir")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	key := mustGenerate(t)
+	_, err := WriteFile(filepath.Join(blocker, "secrets"), "local", "k", key)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not-a-dir")
+	assertNoLeak(t, key, err)
+
+}
+
+func TestRemoveFile(t *testing.T) {
+	dir := t.TempDir()
+	removed, err := RemoveFile(filepath.Join(dir, "missing.key"))
+	require.NoError(t, err)
+	assert.False(t, removed)
+
+	path, err := WriteFile(dir, "local", "k", "s")
+	require.NoError(t, err)
+	removed, err = RemoveFile(path)
+	require.NoError(t, err)
+	assert.True(t, removed)
+	_, err = os.Stat(path)
+	assert.True(t, os.IsNotExist(err))
+
+	removed, err = RemoveFile(path)
+	require.NoError(t, err, "removing twice is fine")
+	assert.False(t, removed)
+}
