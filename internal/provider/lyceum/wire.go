@@ -1,0 +1,161 @@
+package lyceum
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/provider"
+)
+
+// wireKey is one entry of GET /auth/api-keys/. Lyceum documents the create
+// answer's fields; the list is assumed to use the same names plus is_active
+// and last_used_at (see SOURCES.md).
+type wireKey struct {
+	ID         flexID    `json:"id"`
+	KeyName    string    `json:"key_name"`
+	KeyPrefix  string    `json:"key_prefix"`
+	IsActive   *bool     `json:"is_active"`
+	CreatedAt  wireTime  `json:"created_at"`
+	ExpiresAt  *wireTime `json:"expires_at"`
+	LastUsedAt *wireTime `json:"last_used_at"`
+}
+
+func (w wireKey) key() provider.Key {
+	return provider.Key{
+		ID:         string(w.ID),
+		Name:       w.KeyName,
+		Active:     w.IsActive == nil || *w.IsActive,
+		CreatedAt:  w.CreatedAt.time(),
+		ExpiresAt:  w.ExpiresAt.ptr(),
+		LastUsedAt: w.LastUsedAt.ptr(),
+		Masked:     maskPrefix(w.KeyPrefix),
+	}
+}
+
+// keyList reads the list as a bare array or wrapped in an object, since the
+// exact shape is not documented.
+type keyList []wireKey
+
+func (l *keyList) UnmarshalJSON(b []byte) error {
+	var items []wireKey
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) {
+		if err := json.Unmarshal(b, &items); err != nil {
+			return err
+		}
+		*l = items
+		return nil
+	}
+	var wrapped struct {
+		APIKeys []wireKey `json:"api_keys"`
+		Keys    []wireKey `json:"keys"`
+		Data    []wireKey `json:"data"`
+	}
+	if err := json.Unmarshal(b, &wrapped); err != nil {
+		return err
+	}
+	switch {
+	case wrapped.APIKeys != nil:
+		*l = wrapped.APIKeys
+	case wrapped.Keys != nil:
+		*l = wrapped.Keys
+	default:
+		*l = wrapped.Data
+	}
+	return nil
+}
+
+// createRequest is POST /auth/api-keys/.
+type createRequest struct {
+	KeyName   string     `json:"key_name"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// createResponse holds the only copy of the secret there will ever be.
+type createResponse struct {
+	APIKey    string    `json:"api_key"`
+	ID        flexID    `json:"id"`
+	KeyName   string    `json:"key_name"`
+	KeyPrefix string    `json:"key_prefix"`
+	CreatedAt wireTime  `json:"created_at"`
+	ExpiresAt *wireTime `json:"expires_at"`
+}
+
+type validateRequest struct {
+	APIKey string `json:"api_key"`
+}
+
+type validateResponse struct {
+	Valid      bool      `json:"valid"`
+	UserID     *string   `json:"user_id"`
+	Email      *string   `json:"email"`
+	KeyName    *string   `json:"key_name"`
+	CreatedAt  *wireTime `json:"created_at"`
+	ExpiresAt  *wireTime `json:"expires_at"`
+	LastUsedAt *wireTime `json:"last_used_at"`
+}
+
+func (v validateResponse) owner() string {
+	switch {
+	case v.Email != nil && *v.Email != "":
+		return *v.Email
+	case v.UserID != nil:
+		return *v.UserID
+	}
+	return ""
+}
+
+// flexID is an id sent as a string or a number.
+type flexID string
+
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = flexID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = flexID(n.String())
+	return nil
+}
+
+// wireTime reads ISO 8601 with or without a zone; Python's naive times are UTC.
+type wireTime time.Time
+
+var naiveLayouts = []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"}
+
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil || s == "" {
+		return nil // null or unreadable: left zero rather than failing the answer
+	}
+	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		*t = wireTime(at.UTC())
+		return nil
+	}
+	for _, layout := range naiveLayouts {
+		if at, err := time.Parse(layout, s); err == nil {
+			*t = wireTime(at.UTC())
+			return nil
+		}
+	}
+	if secs, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		*t = wireTime(time.Unix(secs, 0).UTC())
+	}
+	return nil
+}
+
+func (t wireTime) time() time.Time { return time.Time(t) }
+
+func (t *wireTime) ptr() *time.Time {
+	if t == nil || time.Time(*t).IsZero() {
+		return nil
+	}
+	at := time.Time(*t)
+	return &at
+}
