@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/provider/vast/vastfake"
 )
 
 // BenchmarkListKeys100 is one list_keys tool call over 100 keys through the
@@ -52,4 +57,41 @@ func BenchmarkListKeys100ServerSide(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+}
+
+// BenchmarkVastOverhead compares a list_keys tool call on Vast.ai (through its
+// contract fake, as a transport hands it to keyward) with the bare HTTP round
+// trip it makes. The difference is what keyward adds; target: under 1 ms.
+func BenchmarkVastOverhead(b *testing.B) {
+	f := vastfake.New()
+	defer f.Close()
+	for i := 0; i < 10; i++ {
+		f.AddKey(fmt.Sprintf("k%d", i), []string{"instance_read"})
+	}
+	b.Run("raw-http", func(b *testing.B) {
+		client := &http.Client{}
+		req, _ := http.NewRequest(http.MethodGet, f.URL()+"/auth/apikeys/", nil)
+		req.Header.Set("Authorization", "Bearer "+f.APIKey())
+		for b.Loop() {
+			resp, err := client.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("raw request failed: %v", err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+	})
+	b.Run("tool-call", func(b *testing.B) {
+		h := newHarness(b, withEnv("VAST_API_KEY", f.APIKey(), "VAST_API_URL", f.URL()))
+		msg := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_keys","arguments":{"provider":"vast"}}}`)
+		ctx := context.Background()
+		for b.Loop() {
+			out, err := json.Marshal(h.app.MCP.HandleMessage(ctx, msg))
+			if err != nil || !bytes.Contains(out, []byte(`"total":11`)) {
+				b.Fatalf("list_keys failed: %v %s", err, out)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+	})
 }

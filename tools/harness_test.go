@@ -65,11 +65,11 @@ type harness struct {
 	logs    *syncBuffer
 	secrets []string // every secret a test saw; none may reach logs or the audit log
 	t       testing.TB
-	app    *server.App
-	client *client.Client
-	clock  *clock
-	dir    string
-	human  *human
+	app     *server.App
+	client  *client.Client
+	clock   *clock
+	dir     string
+	human   *human
 }
 
 type harnessOption func(*harnessConfig)

@@ -76,6 +76,7 @@ type Config struct {
 	AuditRetentionText  string   `env:"KEYWARD_AUDIT_RETENTION" envDefault:"365d"`
 	ReapIntervalText    string   `env:"KEYWARD_REAP_INTERVAL" envDefault:"5m"`
 	ProviderTimeoutText string   `env:"KEYWARD_PROVIDER_TIMEOUT" envDefault:"15s"`
+	ProviderRetries     int      `env:"KEYWARD_PROVIDER_RETRIES" envDefault:"3"`
 
 	Addr            string   `env:"KEYWARD_ADDR" envDefault:"127.0.0.1:8377"`
 	HTTPToken       string   `env:"KEYWARD_HTTP_TOKEN"`
@@ -183,6 +184,9 @@ func (c *Config) finish() error {
 	}
 	if c.LocalMaxKeys < 1 {
 		bad("KEYWARD_LOCAL_MAX_KEYS=%d must be at least 1", c.LocalMaxKeys)
+	}
+	if c.ProviderRetries < 0 || c.ProviderRetries > 10 {
+		bad("KEYWARD_PROVIDER_RETRIES=%d must be between 0 and 10", c.ProviderRetries)
 	}
 	if c.MaxSessions < 1 {
 		bad("KEYWARD_MAX_SESSIONS=%d must be at least 1", c.MaxSessions)

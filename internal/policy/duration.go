@@ -18,7 +18,7 @@ const (
 const Never time.Duration = -1
 
 var units = map[string]time.Duration{
-	"s": time.Second, "m": time.Minute, "h": time.Hour,
+	"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
 	"d": Day, "w": Week, "y": Year,
 }
 
@@ -41,12 +41,12 @@ func ParseDuration(s string) (time.Duration, error) {
 			j++
 		}
 		if i == 0 || j == i {
-			return 0, fmt.Errorf("%q is not a duration; use a number and a unit (s, m, h, d, w, y) such as 12h, 30d or 1y", s)
+			return 0, fmt.Errorf("%q is not a duration; use a number and a unit (ms, s, m, h, d, w, y) such as 12h, 30d or 1y", s)
 		}
 		n, err := strconv.ParseInt(rest[:i], 10, 64)
 		unit, ok := units[rest[i:j]]
 		if err != nil || !ok {
-			return 0, fmt.Errorf("%q is not a duration; use a number and a unit (s, m, h, d, w, y) such as 12h, 30d or 1y", s)
+			return 0, fmt.Errorf("%q is not a duration; use a number and a unit (ms, s, m, h, d, w, y) such as 12h, 30d or 1y", s)
 		}
 		if n > int64(100*Year/unit) {
 			return 0, fmt.Errorf("%q is longer than 100 years; use a shorter duration", s)

@@ -5,7 +5,22 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/provider/httpapi"
+	"github.com/keyward/keyward/internal/provider/lium"
+	"github.com/keyward/keyward/internal/provider/lurus"
+	"github.com/keyward/keyward/internal/provider/lyceum"
+	"github.com/keyward/keyward/internal/provider/vast"
 )
+
+// platformConstructors builds each remote platform's provider from its settings.
+var platformConstructors = map[string]func(httpapi.Settings, config.Platform) provider.Provider{
+	vast.Name:   func(s httpapi.Settings, _ config.Platform) provider.Provider { return vast.New(s) },
+	lyceum.Name: func(s httpapi.Settings, _ config.Platform) provider.Provider { return lyceum.New(s) },
+	lium.Name: func(s httpapi.Settings, p config.Platform) provider.Provider {
+		return lium.NewWithSession(s, p.SessionToken)
+	},
+	lurus.Name: func(s httpapi.Settings, _ config.Platform) provider.Provider { return lurus.New(s) },
+}
 
 // remoteProviders builds a provider for every platform whose API key is set,
 // and names the variable that would enable each of the others.
@@ -19,10 +34,11 @@ func remoteProviders(cfg *config.Config) ([]provider.Provider, map[string]string
 			unconfigured[name] = strings.ToUpper(name) + "_API_KEY"
 			continue
 		}
-		out = append(out, build(cfg, p))
+		retries := cfg.ProviderRetries
+		if retries == 0 {
+			retries = -1 // httpapi reads 0 as "the default"
+		}
+		out = append(out, build(httpapi.Settings{APIKey: p.APIKey, BaseURL: p.APIURL, Timeout: cfg.ProviderTimeout, MaxRetries: retries}, p))
 	}
 	return out, unconfigured
 }
-
-// platformConstructors is filled by the platform packages' wiring (platforms.go).
-var platformConstructors = map[string]func(*config.Config, config.Platform) provider.Provider{}

@@ -1,0 +1,325 @@
+package tools_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/provider/fakeserver"
+	"github.com/keyward/keyward/internal/provider/lium/liumfake"
+	"github.com/keyward/keyward/internal/provider/lurus/lurusfake"
+	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
+	"github.com/keyward/keyward/internal/provider/vast/vastfake"
+)
+
+// fake is what every platform's contract fake offers the behaviour suite.
+type fake interface {
+	URL() string
+	APIKey() string
+	Faults() *fakeserver.Faults
+	Close()
+}
+
+// platform is one provider under the shared behaviour suite, with what its
+// documentation says it can do.
+type platform struct {
+	name       string
+	envKey     string
+	start      func() (fake, []string) // the fake and the settings that point keyward at it
+	manage     bool
+	toggle     bool
+	rename     bool
+	fullAccess bool // keys have no scopes
+}
+
+func platforms() []platform {
+	remote := func(name string, newFake func() fake) func() (fake, []string) {
+		return func() (fake, []string) {
+			f := newFake()
+			p := strings.ToUpper(name)
+			return f, []string{p + "_API_KEY", f.APIKey(), p + "_API_URL", f.URL()}
+		}
+	}
+	return []platform{
+		{name: "local", start: func() (fake, []string) { return nil, nil }, manage: true, toggle: true, rename: true},
+		{name: "vast", envKey: "VAST_API_KEY", start: remote("vast", func() fake { return vastfake.New() }), manage: true},
+		{name: "lyceum", envKey: "LYCEUM_API_KEY", start: remote("lyceum", func() fake { return lyceumfake.New() }), manage: true, toggle: true, fullAccess: true},
+		{name: "lium", envKey: "LIUM_API_KEY", manage: true, start: func() (fake, []string) {
+			f := liumfake.New()
+			return f, []string{"LIUM_API_KEY", f.APIKey(), "LIUM_API_URL", f.URL(), "LIUM_SESSION_TOKEN", f.SessionToken()}
+		}},
+		{name: "lurus", envKey: "LURUS_API_KEY", start: remote("lurus", func() fake { return lurusfake.New() })},
+	}
+}
+
+func (p platform) harness(t *testing.T, extra ...string) (*harness, fake) {
+	f, env := p.start()
+	if f != nil {
+		t.Cleanup(f.Close)
+	}
+	env = append(env, "KEYWARD_REVEAL", "inline", "KEYWARD_ALLOW_FULL_ACCESS", "true", "KEYWARD_PROVIDER_RETRIES", "0")
+	h := newHarness(t, withEnv(append(env, extra...)...))
+	if f != nil {
+		h.secrets = append(h.secrets, f.APIKey())
+	}
+	return h, f
+}
+
+func (h *harness) valid(provider, secret string) bool {
+	h.t.Helper()
+	return h.ok("validate_key", map[string]any{"provider": provider, "key": secret})["valid"].(bool)
+}
+
+func keyIDs(list map[string]any) []string {
+	var out []string
+	for _, k := range list["keys"].([]any) {
+		out = append(out, k.(map[string]any)["key_id"].(string))
+	}
+	return out
+}
+
+// TestBehaviourSuiteLifecycle runs one lifecycle against every provider,
+// through its contract fake, and checks each answer and the audit trail.
+func TestBehaviourSuiteLifecycle(t *testing.T) {
+	for _, p := range platforms() {
+		t.Run(p.name, func(t *testing.T) {
+			h, _ := p.harness(t)
+			on := map[string]any{"provider": p.name}
+			with := func(kv ...any) map[string]any {
+				m := map[string]any{"provider": p.name}
+				for i := 0; i+1 < len(kv); i += 2 {
+					m[kv[i].(string)] = kv[i+1]
+				}
+				return m
+			}
+			if !p.manage {
+				msg := h.fail("list_keys", on)
+				assert.Contains(t, msg, "dashboard")
+				h.fail("create_key", with("name", "x"))
+				assert.Equal(t, false, h.valid(p.name, "lc_not-a-real-key-000000000000"))
+				who := h.ok("validate_key", on)
+				assert.NotEmpty(t, who["whoami"].(map[string]any)["account"])
+				return
+			}
+
+			created := h.ok("create_key", with("name", "suite"))
+			id, secret := created["key_id"].(string), created["secret"].(string)
+			require.NotEmpty(t, secret)
+			require.NotNil(t, created["expires_at"], "every key gets a deadline, upstream or keyward-enforced")
+			deadline, err := time.Parse(time.RFC3339, created["expires_at"].(string))
+			require.NoError(t, err)
+			if p.fullAccess {
+				assert.Equal(t, true, created["full_access"])
+				assert.Contains(t, text(h.call("list_scopes", on)), "no scopes")
+			} else {
+				assert.NotEmpty(t, strs(created["scopes"]), "a scoped platform never gets an unscoped key")
+			}
+			assert.True(t, h.valid(p.name, secret))
+			assert.Contains(t, keyIDs(h.ok("list_keys", on)), id)
+			assert.Equal(t, "suite", h.ok("get_key", with("key_id", id))["name"])
+
+			if p.toggle {
+				h.ok("set_key_active", with("key_id", id, "active", false))
+				assert.False(t, h.valid(p.name, secret), "a disabled key does not validate")
+				h.ok("set_key_active", with("key_id", id, "active", true))
+				assert.True(t, h.valid(p.name, secret))
+			} else {
+				assert.Contains(t, h.fail("set_key_active", with("key_id", id, "active", false)), "cannot")
+			}
+
+			if p.rename {
+				assert.Equal(t, "suite-2", h.ok("update_key", with("key_id", id, "name", "suite-2"))["name"])
+			} else {
+				assert.Contains(t, h.fail("update_key", with("key_id", id, "name", "suite-2")), "reissue: true")
+				re := h.ok("update_key", with("key_id", id, "name", "suite-2", "reissue", true))
+				assert.Equal(t, id, re["replaced_key_id"])
+				assert.NotEqual(t, id, re["key_id"])
+				assert.Equal(t, "suite-2", re["name"])
+				assert.False(t, h.valid(p.name, secret), "the re-issued key's predecessor is revoked")
+				id, secret = re["key_id"].(string), re["secret"].(string)
+				assert.True(t, h.valid(p.name, secret))
+			}
+
+			rot := h.ok("rotate_key", with("key_id", id))
+			newSecret := rot["secret"].(string)
+			assert.NotEqual(t, secret, newSecret)
+			assert.True(t, h.valid(p.name, newSecret))
+			assert.False(t, h.valid(p.name, secret), "without grace the old secret stops at once")
+			rotated, err := time.Parse(time.RFC3339, rot["expires_at"].(string))
+			require.NoError(t, err)
+			assert.False(t, rotated.After(deadline), "a rotated key never outlives its predecessor (%s > %s)", rotated, deadline)
+			id = rot["key_id"].(string)
+
+			h.ok("revoke_key", with("key_id", id))
+			assert.False(t, h.valid(p.name, newSecret))
+			assert.NotContains(t, keyIDs(h.ok("list_keys", on)), id)
+
+			recs := h.ok("audit_log", with())["records"].([]any)
+			require.NotEmpty(t, recs)
+			for _, r := range recs {
+				rec := r.(map[string]any)
+				assert.Equal(t, p.name, rec["provider"])
+				ok := rec["outcome"] == "ok" || (rec["tool"] != "create_key" && rec["tool"] != "revoke_key" && rec["tool"] != "rotate_key")
+				assert.True(t, ok, "unexpected audit record %v", rec)
+			}
+			assert.Equal(t, "create_key", recs[len(recs)-1].(map[string]any)["tool"])
+			assert.Equal(t, "revoke_key", recs[0].(map[string]any)["tool"])
+		})
+	}
+}
+
+func TestBehaviourSuitePolicyRefusals(t *testing.T) {
+	byName := map[string]platform{}
+	for _, p := range platforms() {
+		byName[p.name] = p
+	}
+	// Lyceum keys have full account access: refused unless the operator allows it.
+	f, env := byName["lyceum"].start()
+	defer f.Close()
+	h := newHarness(t, withEnv(env...))
+	msg := h.fail("create_key", map[string]any{"provider": "lyceum", "name": "x"})
+	assert.Contains(t, msg, "KEYWARD_ALLOW_FULL_ACCESS=true")
+	assert.Equal(t, "refused", lastAudit(t, h)["outcome"])
+
+	h, _ = byName["vast"].harness(t)
+	msg = h.fail("create_key", map[string]any{"provider": "vast", "name": "x", "scopes": []any{"billing_write"}})
+	assert.Contains(t, msg, `"billing_write"`)
+	assert.Contains(t, msg, "KEYWARD_ALLOWED_SCOPES_VAST")
+	assert.Equal(t, "refused", lastAudit(t, h)["outcome"])
+	created := h.ok("create_key", map[string]any{"provider": "vast", "name": "x"})
+	assert.Equal(t, []string{"instance_read"}, strs(created["scopes"]), "the minimal default, never full access")
+	assert.Equal(t, true, created["expiry_enforced_by_keyward"], "Vast.ai has no expiry: keyward enforces it")
+
+	h, _ = byName["vast"].harness(t, "KEYWARD_ALLOWED_SCOPES_VAST", "instance_read,billing_write")
+	h.ok("create_key", map[string]any{"provider": "vast", "name": "x", "scopes": []any{"billing_write"}})
+}
+
+// TestBehaviourSuiteUpstreamFailures: every way a platform can fail ends in a
+// clear tool error, no panic, no credential in the text, and an audit record.
+func TestBehaviourSuiteUpstreamFailures(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault fakeserver.Fault
+		want  string
+	}{
+		{"401", fakeserver.Fault{Status: 401, Body: `{"detail":"bad key"}`}, "rejected"},
+		{"403", fakeserver.Fault{Status: 403, Body: `{"detail":"no"}`}, "permission"},
+		{"429", fakeserver.Fault{Status: 429, Body: `{}`, Header: http.Header{"Retry-After": {"120"}}}, "rate limit"},
+		{"500", fakeserver.Fault{Status: 500, Body: `{"detail":"boom"}`}, "500"},
+		{"timeout", fakeserver.Fault{Delay: 2 * time.Second}, "did not answer"},
+		{"truncated", fakeserver.Fault{Truncate: true}, ""},
+		{"non-JSON", fakeserver.Fault{NonJSON: true}, ""},
+		{"closed", fakeserver.Fault{CloseConn: true}, ""},
+	}
+	for _, p := range platforms() {
+		if p.name == "local" {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			h, f := p.harness(t, "KEYWARD_PROVIDER_TIMEOUT", "300ms")
+			for _, fc := range faults {
+				t.Run(fc.name, func(t *testing.T) {
+					f.Faults().Set(fc.fault)
+					defer f.Faults().Clear()
+					read := h.call("validate_key", map[string]any{"provider": p.name})
+					if p.manage {
+						read = h.call("list_keys", map[string]any{"provider": p.name})
+					}
+					require.True(t, read.IsError, "%s", text(read))
+					msg := text(read)
+					assert.NotContains(t, msg, f.APIKey())
+					if fc.want != "" {
+						assert.Contains(t, strings.ToLower(msg), fc.want)
+					}
+					if !p.manage {
+						return
+					}
+					before := len(h.ok("audit_log", map[string]any{"provider": p.name, "limit": 500})["records"].([]any))
+					write := h.call("create_key", map[string]any{"provider": p.name, "name": "during-" + fc.name})
+					require.True(t, write.IsError, "%s", text(write))
+					assert.NotContains(t, text(write), f.APIKey())
+					rec := lastAudit(t, h)
+					assert.Equal(t, "create_key", rec["tool"])
+					assert.Equal(t, "error", rec["outcome"])
+					assert.NotContains(t, fmt.Sprint(rec), f.APIKey())
+					assert.Len(t, h.ok("audit_log", map[string]any{"provider": p.name, "limit": 500})["records"], before+1)
+				})
+			}
+			// After the faults the platform works again and nothing half-made is left over.
+			if p.manage {
+				keys := h.ok("list_keys", map[string]any{"provider": p.name})["keys"].([]any)
+				for _, k := range keys {
+					name := k.(map[string]any)["name"].(string)
+					if strings.HasPrefix(name, "during-") && !slices.Contains([]string{"during-timeout", "during-closed", "during-truncated", "during-non-JSON"}, name) {
+						t.Errorf("a create that failed with a definite answer left key %q behind", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBehaviourSuiteNotFound(t *testing.T) {
+	for _, p := range platforms() {
+		if !p.manage {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			h, _ := p.harness(t)
+			for _, tool := range []string{"get_key", "revoke_key", "rotate_key"} {
+				msg := h.fail(tool, map[string]any{"provider": p.name, "key_id": "999999"})
+				assert.Contains(t, msg, "list_keys", "%s: %s", tool, msg)
+			}
+		})
+	}
+}
+
+// TestKeywardEnforcedExpiryOnVast: Vast.ai keys have no expiry, so keyward
+// revokes them when their deadline passes, and an emulated rotation's grace
+// ends the same way. Both are audited.
+func TestKeywardEnforcedExpiryOnVast(t *testing.T) {
+	var vast platform
+	for _, p := range platforms() {
+		if p.name == "vast" {
+			vast = p
+		}
+	}
+	h, _ := vast.harness(t)
+	short := h.ok("create_key", map[string]any{"provider": "vast", "name": "short", "expires_in": "1h"})
+	long := h.ok("create_key", map[string]any{"provider": "vast", "name": "long", "expires_in": "7d"})
+	assert.Equal(t, "2026-11-23T13:00:00Z", short["expires_at"])
+
+	rot := h.ok("rotate_key", map[string]any{"provider": "vast", "key_id": long["key_id"], "grace": "2h"})
+	assert.Equal(t, long["expires_at"], rot["expires_at"], "the replacement keeps the deadline")
+	assert.Equal(t, "2026-11-23T14:00:00Z", rot["old_secret_valid_until"])
+	assert.True(t, h.valid("vast", long["secret"].(string)), "the old key works during the grace")
+
+	n, err := h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing is due yet")
+
+	h.clock.Advance(time.Hour + time.Minute)
+	n, err = h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.False(t, h.valid("vast", short["secret"].(string)), "past its deadline the key is revoked upstream")
+	assert.True(t, h.valid("vast", long["secret"].(string)), "still in grace")
+	rec := lastAudit(t, h)
+	assert.Equal(t, "reaper", rec["tool"])
+	assert.Equal(t, short["key_id"], rec["key_id"])
+	assert.Equal(t, "ok", rec["outcome"])
+
+	h.clock.Advance(time.Hour)
+	n, err = h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.False(t, h.valid("vast", long["secret"].(string)), "the grace is over")
+	assert.True(t, h.valid("vast", rot["secret"].(string)))
+	assert.Equal(t, []string{rot["key_id"].(string)}, keyIDs(h.ok("list_keys", map[string]any{"provider": "vast"}))[1:])
+}
