@@ -55,11 +55,17 @@ func keyIDArg(id string) (string, error) {
 	return id, nil
 }
 
-func needsManagement(p provider.Provider) error {
-	if !p.Capabilities().Manage {
-		return provider.Unsupported(p.Name(), "%s keys are managed only in its dashboard; keyward can list providers and validate keys there", p.Title())
+// managing resolves a provider for a call that manages keys, which platforms
+// whose keys live only in their dashboard cannot serve.
+func (m *Manager) managing(name string) (provider.Provider, error) {
+	p, err := m.provider(name)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if !p.Capabilities().Manage {
+		return nil, provider.Unsupported(p.Name(), "%s keys are managed only in its dashboard; keyward can list providers and validate keys there", p.Title())
+	}
+	return p, nil
 }
 
 // CreateKey mints a key with least-privilege defaults and delivers its secret.
@@ -67,15 +73,12 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 	rec := audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name}
 	defer func() { m.record(ctx, rec, err) }()
 
-	p, err := m.provider(a.Provider)
-	if err != nil {
-		return res, err
-	}
 	if a.Name, err = checkName(a.Name); err != nil {
 		return res, err
 	}
 	rec.KeyName = a.Name
-	if err = needsManagement(p); err != nil {
+	p, err := m.managing(a.Provider)
+	if err != nil {
 		return res, err
 	}
 	sd, err := m.opts.Policy.ScopesForCreate(p, a.Scopes)
@@ -159,17 +162,14 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 	rec := audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}
 	defer func() { m.record(ctx, rec, err) }()
 
-	p, err := m.provider(a.Provider)
-	if err != nil {
-		return res, err
-	}
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
 	}
 	if a.Name == nil && a.Scopes == nil && strings.TrimSpace(a.ExpiresIn) == "" {
 		return res, errors.New("nothing to change: pass name, scopes or expires_in")
 	}
-	if err = needsManagement(p); err != nil {
+	p, err := m.managing(a.Provider)
+	if err != nil {
 		return res, err
 	}
 	cur, err := p.Get(ctx, a.KeyID)
@@ -345,14 +345,11 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 	tool := "set_key_active"
 	rec := audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)}
 	defer func() { m.record(ctx, rec, err) }()
-	p, err := m.provider(providerName)
-	if err != nil {
-		return res, err
-	}
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
-	if err = needsManagement(p); err != nil {
+	p, err := m.managing(providerName)
+	if err != nil {
 		return res, err
 	}
 	if !p.Capabilities().Toggle {
@@ -379,10 +376,6 @@ type RotateArgs struct {
 func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult, err error) {
 	rec := audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}
 	defer func() { m.record(ctx, rec, err) }()
-	p, err := m.provider(a.Provider)
-	if err != nil {
-		return res, err
-	}
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
 	}
@@ -395,7 +388,8 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 			return res, fmt.Errorf("grace %s is longer than the maximum of %s; the old secret should stop soon after the new one is in place", g, policy.FormatDuration(MaxGrace))
 		}
 	}
-	if err = needsManagement(p); err != nil {
+	p, err := m.managing(a.Provider)
+	if err != nil {
 		return res, err
 	}
 	cur, err := p.Get(ctx, a.KeyID)
@@ -468,14 +462,11 @@ type RevokeResult struct {
 func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (res RevokeResult, err error) {
 	rec := audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID}
 	defer func() { m.record(ctx, rec, err) }()
-	p, err := m.provider(providerName)
-	if err != nil {
-		return res, err
-	}
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
-	if err = needsManagement(p); err != nil {
+	p, err := m.managing(providerName)
+	if err != nil {
 		return res, err
 	}
 	cur, err := p.Get(ctx, keyID)

@@ -185,7 +185,7 @@ const (
 
 // ListKeys lists keys, masked, filtered and paged.
 func (m *Manager) ListKeys(ctx context.Context, a ListArgs) (ListResult, error) {
-	p, err := m.provider(a.Provider)
+	p, err := m.managing(a.Provider)
 	if err != nil {
 		return ListResult{}, err
 	}
@@ -194,9 +194,6 @@ func (m *Manager) ListKeys(ctx context.Context, a ListArgs) (ListResult, error) 
 	}
 	if a.Limit < 1 || a.Limit > MaxListLimit {
 		return ListResult{}, fmt.Errorf("limit %d is out of range; use 1 to %d", a.Limit, MaxListLimit)
-	}
-	if err := needsManagement(p); err != nil {
-		return ListResult{}, err
 	}
 	keys, err := p.List(ctx)
 	if err != nil {
@@ -240,14 +237,12 @@ func (m *Manager) ListKeys(ctx context.Context, a ListArgs) (ListResult, error) 
 
 // GetKey returns one key's metadata.
 func (m *Manager) GetKey(ctx context.Context, providerName, keyID string) (KeyView, error) {
-	p, err := m.provider(providerName)
+	keyID, err := keyIDArg(keyID)
 	if err != nil {
 		return KeyView{}, err
 	}
-	if keyID, err = keyIDArg(keyID); err != nil {
-		return KeyView{}, err
-	}
-	if err := needsManagement(p); err != nil {
+	p, err := m.managing(providerName)
+	if err != nil {
 		return KeyView{}, err
 	}
 	k, err := p.Get(ctx, keyID)

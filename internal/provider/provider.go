@@ -135,3 +135,14 @@ type Provider interface {
 	Validate(ctx context.Context, secret string) (Validation, error)
 	Whoami(ctx context.Context) (Identity, error)
 }
+
+// FindKey picks one key out of a listing, for platforms that cannot fetch a
+// single key's metadata.
+func FindKey(keys []Key, providerName, id string) (Key, error) {
+	for _, k := range keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return Key{}, NotFound(providerName, id)
+}

@@ -93,12 +93,7 @@ func (p *Provider) Get(ctx context.Context, id string) (provider.Key, error) {
 	if err != nil {
 		return provider.Key{}, err
 	}
-	for _, k := range keys {
-		if k.ID == id {
-			return k, nil
-		}
-	}
-	return provider.Key{}, provider.NotFound(Name, id)
+	return provider.FindKey(keys, Name, id)
 }
 
 func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (provider.Created, error) {

@@ -120,12 +120,7 @@ func (p *Provider) Get(ctx context.Context, id string) (provider.Key, error) {
 	if err != nil {
 		return provider.Key{}, err
 	}
-	for _, k := range keys {
-		if k.ID == id {
-			return k, nil
-		}
-	}
-	return provider.Key{}, provider.NotFound(Name, id)
+	return provider.FindKey(keys, Name, id)
 }
 
 func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (provider.Created, error) {
@@ -241,16 +236,8 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 // lookup finds a key's name and scopes for a report; a failure only leaves
 // them out.
 func (p *Provider) lookup(ctx context.Context, id string) (provider.Key, bool) {
-	keys, err := p.List(ctx)
-	if err != nil {
-		return provider.Key{}, false
-	}
-	for _, k := range keys {
-		if k.ID == id {
-			return k, true
-		}
-	}
-	return provider.Key{}, false
+	k, err := p.Get(ctx, id)
+	return k, err == nil
 }
 
 // explainRefusal: Vast answers 401 both for a rejected credential and for a
