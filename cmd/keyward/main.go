@@ -78,7 +78,9 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 
 	switch cmd {
 	case "audit":
-		return runAudit(ctx, cfg, logger, argv, stdout, stderr)
+		// A report for a human: start-up chatter would only get in the way.
+		quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.Level, slog.LevelWarn)}))
+		return runAudit(ctx, cfg, quiet, argv, stdout, stderr)
 	case "serve":
 		return runServe(ctx, cfg, logger, argv, stderr)
 	}
