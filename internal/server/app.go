@@ -89,6 +89,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		server.WithToolCapabilities(false),
 		server.WithElicitation(),
 		server.WithInstructions(instructions),
+		server.WithToolHandlerMiddleware(limitToolCalls), // HTTP only: rate limit, shutdown drain (http_sessions.go)
 	)
 	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger}); err != nil {
 		return nil, err

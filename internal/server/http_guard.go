@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// bodyReadTimeout bounds how long a client may take to send one message.
+const bodyReadTimeout = 30 * time.Second
+
+// checkBind refuses to serve a non-loopback address without a bearer token:
+// anyone who can reach such an address could otherwise manage the keys.
+func checkBind(addr, token string) error {
+	if token != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("the listen address %q is not host:port; use e.g. 127.0.0.1:8377 with --addr or KEYWARD_ADDR", addr)
+	}
+	if isLoopback(host) {
+		return nil
+	}
+	shown := addr
+	if host == "" {
+		shown = addr + " (all interfaces)"
+	}
+	return fmt.Errorf("refusing to serve HTTP on %s without a token: that address can be reached from other machines, "+
+		"and anyone who reaches it could manage your keys. Set KEYWARD_HTTP_TOKEN to a long random value "+
+		"(e.g. the output of `openssl rand -hex 32`) that clients send as \"Authorization: Bearer <token>\", "+
+		"or listen on a loopback address such as 127.0.0.1:8377 with --addr or KEYWARD_ADDR", shown)
+}
+
+// isLoopback: localhost, 127.0.0.0/8 or ::1. An empty host means every
+// interface, so it is not loopback.
+func isLoopback(host string) bool {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// parseOrigins checks KEYWARD_ALLOWED_ORIGINS and returns them normalised.
+func parseOrigins(list []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, o := range list {
+		n, ok := normalOrigin(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+		if !ok {
+			return nil, fmt.Errorf("KEYWARD_ALLOWED_ORIGINS has %q, which is not an origin; give comma-separated scheme://host[:port] values such as https://agents.example.com or http://localhost:3000", o)
+		}
+		out[n] = true
+	}
+	return out, nil
+}
+
+// normalOrigin lower-cases scheme and host and drops a default port, so
+// "HTTPS://Example.com:443" and "https://example.com" compare equal.
+func normalOrigin(origin string) (string, bool) {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
+}
+
+// originAllowed is the DNS-rebinding check: a browser always sends Origin, so
+// a page on another site that rebinds its name to this machine is refused.
+// Agents that are not browsers send no Origin and pass.
+func (h *HTTP) originAllowed(r *http.Request) (string, bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return "", true
+	}
+	n, ok := normalOrigin(origin)
+	if !ok {
+		return origin, false
+	}
+	if len(h.origins) > 0 {
+		return origin, h.origins[n]
+	}
+	u, _ := url.Parse(n)
+	return origin, isLoopback(u.Hostname())
+}
+
+// authorized compares the bearer token in constant time; hashing first makes
+// the comparison independent of the token's length too.
+func (h *HTTP) authorized(r *http.Request) (ok, presented bool) {
+	if h.tokenSum == nil {
+		return true, false
+	}
+	auth := r.Header.Get("Authorization")
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return false, auth != ""
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum) == 1, true
+}
+
+// guard applies, in order: the origin check, the bearer token, and the body
+// size limit. It returns the body (POST) or false when it has answered.
+func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if origin, ok := h.originAllowed(r); !ok {
+		allowed := "KEYWARD_ALLOWED_ORIGINS is empty, so only http(s)://localhost, 127.0.0.1 and [::1] pages may call keyward"
+		if len(h.origins) > 0 {
+			allowed = "it is not listed in KEYWARD_ALLOWED_ORIGINS"
+		}
+		writeRPCError(w, http.StatusForbidden, nil, codeForbidden,
+			fmt.Sprintf("forbidden: requests from origin %q are refused because %s; the operator can add the origin to KEYWARD_ALLOWED_ORIGINS", origin, allowed))
+		return nil, false
+	}
+	if ok, presented := h.authorized(r); !ok {
+		challenge := `Bearer realm="keyward"`
+		msg := "unauthorized: send the token from KEYWARD_HTTP_TOKEN as \"Authorization: Bearer <token>\""
+		if presented {
+			challenge += `, error="invalid_token"`
+			msg = "unauthorized: the bearer token does not match KEYWARD_HTTP_TOKEN; check the token the client sends"
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeRPCError(w, http.StatusUnauthorized, nil, codeUnauthorized, msg)
+		return nil, false
+	}
+	if r.Method != http.MethodPost {
+		return nil, true
+	}
+	tooBig := func() ([]byte, bool) {
+		writeRPCError(w, http.StatusRequestEntityTooLarge, nil, codeTooLarge,
+			fmt.Sprintf("request body too large: keyward accepts at most %d bytes per message (KEYWARD_MAX_BODY); send less, or the operator can raise KEYWARD_MAX_BODY", h.maxBody))
+		return nil, false
+	}
+	if r.ContentLength > h.maxBody {
+		return tooBig()
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	// A body that trickles in must not hold a connection forever; the
+	// deadline is lifted again because the response may be a long stream.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	_ = rc.SetReadDeadline(time.Time{})
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooBig()
+	case err != nil:
+		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	return buf.Bytes(), true
+}
+
+// JSON-RPC error codes for answers keyward gives before mcp-go sees a request.
+// They sit in the implementation-defined server error range.
+const (
+	mcpParseError    = -32700
+	codeUnauthorized = -32001
+	codeForbidden    = -32002
+	codeTooLarge     = -32003
+	codeUnavailable  = -32004
+	codeBadRequest   = -32005
+)
+
+// writeRPCError answers with a JSON-RPC error, which MCP clients show as is
+// and people can read.
+func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	body, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{JSONRPC: "2.0", ID: id, Error: struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

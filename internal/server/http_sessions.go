@@ -1,0 +1,410 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// sessionTable is the one list of HTTP sessions across both transports. It
+// enforces KEYWARD_MAX_SESSIONS, KEYWARD_SESSION_IDLE and KEYWARD_RATE_LIMIT,
+// and is mcp-go's session id manager for streamable HTTP, so a session id
+// keyward did not issue (or has expired) is refused instead of silently
+// becoming a fresh, uncounted session.
+type sessionTable struct {
+	max  int
+	idle time.Duration
+	rate int // tool calls per minute per session
+	now  func() time.Time
+
+	mu       sync.Mutex
+	byID     map[string]*httpSession
+	pending  int           // slots reserved by session-opening requests not yet given an id
+	closed   bool          // shutting down: no new sessions
+	answered chan struct{} // signalled when an SSE response is written
+}
+
+// httpSession is one client session. Fields are guarded by sessionTable.mu.
+type httpSession struct {
+	id        string
+	transport string // "http" or "sse"
+	lastUsed  time.Time
+	busy      int // requests being served; a busy session never idles out
+	streams   []*openStream
+	awaiting  int // SSE: requests whose response has not been written to the stream yet
+
+	// Rate limit state: the time the bucket would be full again (GCRA).
+	tat time.Time
+}
+
+// openStream is a long-lived response (the SSE stream, a streamable GET) that
+// ends when its session does.
+type openStream struct{ cancel context.CancelFunc }
+
+// reservation holds a session slot from the request that asked for a session
+// until mcp-go names the session (claim) or the request ends (release).
+type reservation struct {
+	claimed bool
+	id      string
+	stream  *openStream // SSE: the session is its stream
+}
+
+var (
+	errSessionsFull = errors.New("sessions full")
+	errShuttingDown = errors.New("shutting down")
+)
+
+func newSessionTable(max int, idle time.Duration, rate int, now func() time.Time) *sessionTable {
+	return &sessionTable{max: max, idle: idle, rate: rate, now: now, byID: map[string]*httpSession{}, answered: make(chan struct{}, 1)}
+}
+
+func newSessionID() string { return "mcp-session-" + rand.Text() }
+
+// reserve takes a slot for a session about to be opened.
+func (t *sessionTable) reserve() (*reservation, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, errShuttingDown
+	}
+	if len(t.byID)+t.pending >= t.max {
+		return nil, errSessionsFull
+	}
+	t.pending++
+	return &reservation{}, nil
+}
+
+// claim turns a reservation into a live session.
+func (t *sessionTable) claim(res *reservation, id, transport string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !res.claimed {
+		res.claimed = true
+		t.pending--
+	}
+	res.id = id
+	s := &httpSession{id: id, transport: transport, lastUsed: now}
+	if res.stream != nil {
+		s.streams = append(s.streams, res.stream)
+	}
+	t.byID[id] = s
+}
+
+// release gives back a reservation that never became a session.
+func (t *sessionTable) release(res *reservation) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !res.claimed {
+		res.claimed = true
+		t.pending--
+	}
+}
+
+// begin marks a request on session id as started; nil means no such session.
+func (t *sessionTable) begin(id string) *httpSession {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s != nil {
+		s.busy++
+		s.lastUsed = now
+	}
+	return s
+}
+
+// end marks a request begun with begin as finished.
+func (t *sessionTable) end(s *httpSession) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.busy--
+	s.lastUsed = now
+}
+
+// await counts an SSE request whose response will come on the stream.
+func (t *sessionTable) await(s *httpSession) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.awaiting++
+}
+
+// answer uncounts one; id is the session (which may be gone by now).
+func (t *sessionTable) answer(id string) {
+	t.mu.Lock()
+	s := t.byID[id]
+	if s != nil && s.awaiting > 0 {
+		s.awaiting--
+	}
+	t.mu.Unlock()
+	select {
+	case t.answered <- struct{}{}:
+	default:
+	}
+}
+
+// awaitAnswers waits until every SSE request has its response on the
+// stream, or ctx ends.
+func (t *sessionTable) awaitAnswers(ctx context.Context) {
+	for {
+		t.mu.Lock()
+		n := 0
+		for _, s := range t.byID {
+			n += s.awaiting
+		}
+		t.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-t.answered:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+var errNoSession = errors.New("no such session")
+
+// attach ties a long-lived stream to session id, so it ends with the session.
+func (t *sessionTable) attach(id string, st *openStream) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errShuttingDown
+	}
+	s := t.byID[id]
+	if s == nil {
+		return errNoSession
+	}
+	s.streams = append(s.streams, st)
+	return nil
+}
+
+func (t *sessionTable) detach(id string, st *openStream) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.byID[id]; s != nil {
+		for i, x := range s.streams {
+			if x == st {
+				s.streams = append(s.streams[:i], s.streams[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// remove ends session id and closes its streams; it reports whether it existed.
+func (t *sessionTable) remove(id string) bool {
+	t.mu.Lock()
+	s := t.byID[id]
+	delete(t.byID, id)
+	t.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	for _, st := range s.streams {
+		st.cancel()
+	}
+	return true
+}
+
+// expire removes and returns the sessions unused for KEYWARD_SESSION_IDLE.
+func (t *sessionTable) expire() []*httpSession {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*httpSession
+	for id, s := range t.byID {
+		if s.busy == 0 && now.Sub(s.lastUsed) >= t.idle {
+			delete(t.byID, id)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// close refuses new sessions and returns every open stream, so shutdown can end them.
+func (t *sessionTable) close() []*openStream {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	var out []*openStream
+	for _, s := range t.byID {
+		out = append(out, s.streams...)
+	}
+	return out
+}
+
+func (t *sessionTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byID)
+}
+
+// allow takes a tool-call token from session id's bucket, which holds
+// KEYWARD_RATE_LIMIT tokens and refills at that many per minute. It is kept
+// as the time the bucket will be full again (GCRA), in whole nanoseconds, so
+// the answer is exact. When the bucket is empty it says how long until the
+// next token. Sessions keyward does not know are not limited here: their
+// requests were already refused at the door.
+func (t *sessionTable) allow(id string) (bool, time.Duration) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil {
+		return true, 0
+	}
+	interval := time.Minute / time.Duration(t.rate)
+	tat := s.tat
+	if tat.Before(now) {
+		tat = now
+	}
+	tat = tat.Add(interval)
+	if over := tat.Sub(now) - time.Minute; over > 0 {
+		return false, over
+	}
+	s.tat = tat
+	return true, 0
+}
+
+// mcp-go's SessionIdManager, for sessions opened without a reservation. That
+// cannot happen through keyward's handler; answering "" makes such a request
+// sessionless, so it cannot slip past the session cap.
+func (t *sessionTable) Generate() string { return "" }
+
+// Validate refuses session ids keyward did not issue or has already closed.
+func (t *sessionTable) Validate(id string) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byID[id] == nil {
+		return false, fmt.Errorf("unknown or expired session %q", id)
+	}
+	return false, nil
+}
+
+// Terminate ends a session (the client's DELETE, or shutdown).
+func (t *sessionTable) Terminate(id string) (bool, error) {
+	t.remove(id)
+	return false, nil
+}
+
+// ResolveSessionIdManager hands mcp-go a manager bound to the request's
+// reservation, so the id it generates for initialize fills that slot.
+func (t *sessionTable) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
+	if r != nil {
+		if res, ok := r.Context().Value(reservationKey{}).(*reservation); ok {
+			return claimingManager{t: t, res: res}
+		}
+	}
+	return t
+}
+
+type reservationKey struct{}
+
+// claimingManager is the session id manager of one initialize request.
+type claimingManager struct {
+	t   *sessionTable
+	res *reservation
+}
+
+func (m claimingManager) Generate() string {
+	id := newSessionID()
+	m.t.claim(m.res, id, "http")
+	return id
+}
+
+func (m claimingManager) Validate(id string) (bool, error)  { return m.t.Validate(id) }
+func (m claimingManager) Terminate(id string) (bool, error) { return m.t.Terminate(id) }
+
+// frontKey carries the HTTP front into tool calls, for limitToolCalls.
+type frontKey struct{}
+
+// limitToolCalls is the tool middleware for HTTP sessions: it counts calls in
+// flight (shutdown waits for them) and applies the per-session rate limit,
+// keyed on the session id mcp-go put in ctx. Calls that did not come over
+// HTTP (stdio, in-process) pass straight through.
+func limitToolCalls(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		h, _ := ctx.Value(frontKey{}).(*HTTP)
+		if h == nil {
+			return next(ctx, req)
+		}
+		if !h.calls.begin() {
+			return mcp.NewToolResultError("keyward is shutting down, so this call was not made; retry once it is back"), nil
+		}
+		defer h.calls.end()
+		if s := server.ClientSessionFromContext(ctx); s != nil {
+			if ok, wait := h.sessions.allow(s.SessionID()); !ok {
+				secs := max(1, int((wait+time.Second-1)/time.Second))
+				return mcp.NewToolResultError(fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs)), nil
+			}
+		}
+		return next(ctx, req)
+	}
+}
+
+// inflight counts tool calls running, so shutdown can wait for them.
+type inflight struct {
+	mu       sync.Mutex
+	draining bool
+	n        int
+	idle     chan struct{} // closed when draining and n reaches 0
+}
+
+func (f *inflight) begin() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.draining {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) end() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.draining && f.n == 0 {
+		close(f.idle)
+	}
+}
+
+func (f *inflight) isDraining() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.draining
+}
+
+// drain refuses new calls and waits until the running ones finish or ctx
+// ends; it returns how many were still running.
+func (f *inflight) drain(ctx context.Context) int {
+	f.mu.Lock()
+	if !f.draining {
+		f.draining = true
+		f.idle = make(chan struct{})
+		if f.n == 0 {
+			close(f.idle)
+		}
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+		return 0
+	case <-ctx.Done():
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.n
+	}
+}
