@@ -1,7 +1,6 @@
 package tools_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -20,25 +19,8 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/testutil"
 )
-
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // human answers elicitation requests as a test says and remembers them.
 type human struct {
@@ -62,12 +44,12 @@ func (h *human) seen() []string {
 }
 
 type harness struct {
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	secrets []string // every secret a test saw; none may reach logs or the audit log
 	t       testing.TB
 	app     *server.App
 	client  *client.Client
-	clock   *clock
+	clock   *testutil.Clock
 	dir     string
 	human   *human
 }
@@ -101,8 +83,8 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	cfg, err := config.LoadFrom(hc.env)
 	require.NoError(t, err)
-	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	logs := &syncBuffer{}
+	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	logs := &testutil.SyncBuffer{}
 	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), server.WithClock(clk.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close() })
@@ -145,24 +127,6 @@ func (h *harness) scanForLeaks() {
 		assert.NotContains(h.t, string(auditJSON), s, "a secret reached the audit log")
 		assert.NotContains(h.t, string(db), s, "a secret reached the state file")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (h *harness) call(name string, args map[string]any) *mcp.CallToolResult {

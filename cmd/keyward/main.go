@@ -88,9 +88,8 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "keyward: stdio mode takes no arguments (got %q)\n", strings.Join(argv, " "))
 		return 2
 	}
-	app, err := server.New(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("keyward could not start", "err", err)
+	app, ok := openApp(ctx, cfg, logger)
+	if !ok {
 		return 1
 	}
 	defer app.Close()
@@ -100,6 +99,16 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// openApp assembles keyward, or logs why it could not.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*server.App, bool) {
+	app, err := server.New(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("keyward could not start", "err", err)
+		return nil, false
+	}
+	return app, true
 }
 
 func printUsage(w io.Writer) {
@@ -123,9 +132,8 @@ func runAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 	if err := fs.Parse(argv); err != nil {
 		return 2
 	}
-	app, err := server.New(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("keyward could not start", "err", err)
+	app, ok := openApp(ctx, cfg, logger)
+	if !ok {
 		return 1
 	}
 	defer app.Close()

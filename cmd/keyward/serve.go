@@ -33,9 +33,8 @@ func runServe(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 		fmt.Fprintln(stderr, "keyward serve:", err)
 		return 2
 	}
-	app, err := server.New(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("keyward could not start", "err", err)
+	app, ok := openApp(ctx, cfg, logger)
+	if !ok {
 		return 1
 	}
 	defer app.Close()

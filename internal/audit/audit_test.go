@@ -12,29 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/testutil"
 )
 
 var t0 = time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newLog(t *testing.T) (*Log, *clock) {
+func newLog(t *testing.T) (*Log, *testutil.Clock) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	c := &clock{t: t0}
-	return New(st, c.now), c
+	c := testutil.NewClock(t0)
+	return New(st, c.Now), c
 }
 
 func write(t *testing.T, l *Log, r Record) {
@@ -70,7 +59,7 @@ func TestWriteQueryRoundTrip(t *testing.T) {
 
 func TestWriteDefaultsAtToNow(t *testing.T) {
 	l, c := newLog(t)
-	c.advance(90 * time.Minute)
+	c.Advance(90 * time.Minute)
 	write(t, l, Record{Tool: "revoke_key", Provider: "local", Outcome: OutcomeOK})
 	recs := queryAll(t, l, Filter{})
 	require.Len(t, recs, 1)

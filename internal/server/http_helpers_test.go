@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -22,45 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/testutil"
 )
 
 const testToken = "test-token-5b0c1f8e9d2a4f67"
-
-// testClock moves only when told, so rate limits and idle expiry are tested
-// without sleeping.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServer is keyward serve in-process on a random loopback port.
 type testServer struct {
@@ -69,8 +33,8 @@ type testServer struct {
 	h      *HTTP
 	url    string
 	token  string
-	clock  *testClock
-	logs   *syncBuffer
+	clock  *testutil.Clock
+	logs   *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 	http   *http.Client // sends the bearer token on every request
@@ -96,14 +60,14 @@ func startHTTP(t testing.TB, env map[string]string) *testServer {
 	}
 	cfg, err := config.LoadFrom(vars)
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	level := slog.LevelDebug // tests read everything keyward logs...
 	if _, set := env["KEYWARD_LOG_LEVEL"]; set {
 		level = cfg.Level // ...benchmarks only what they must
 	}
 	app, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})))
 	require.NoError(t, err)
-	clk := &testClock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	h, err := newHTTP(app, clk.Now)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/testutil"
 	"github.com/keyward/keyward/internal/version"
 )
 
@@ -538,7 +539,7 @@ func TestHTTPManyConcurrentSessions(t *testing.T) {
 }
 
 func TestRateLimitBucket(t *testing.T) {
-	clk := &testClock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	tbl := newSessionTable(10, time.Hour, 2, clk.Now)
 	res, err := tbl.reserve()
 	require.NoError(t, err)

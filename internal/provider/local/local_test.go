@@ -19,31 +19,19 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/testutil"
 )
 
 const day = 24 * time.Hour
 
 var t0 = time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 
-// clock is an injectable, race-safe Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testutil.Clock { return testutil.NewClock(t0) }
 
 type env struct {
 	a    *Authority
 	st   *store.Store
-	clk  *clock
+	clk  *testutil.Clock
 	path string
 }
 
