@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/examples/internal/agent"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/server"
 )
@@ -36,9 +37,9 @@ func TestAgent(t *testing.T) {
 
 			var out bytes.Buffer
 			base := "http://" + ln.Addr().String()
-			require.Error(t, run(context.Background(), endpoint(base, "/mcp"), "wrong-token", "demo", &out), "a wrong token is refused")
+			require.Error(t, run(context.Background(), agent.Endpoint(base, "/mcp"), "wrong-token", "demo", &out), "a wrong token is refused")
 			out.Reset()
-			require.NoError(t, run(context.Background(), endpoint(base, "/mcp"), cfg.HTTPToken, "demo", &out), out.String())
+			require.NoError(t, run(context.Background(), agent.Endpoint(base, "/mcp"), cfg.HTTPToken, "demo", &out), out.String())
 			assert.Contains(t, out.String(), "created key")
 			assert.Contains(t, out.String(), "validate: valid=true status=valid")
 			assert.Contains(t, out.String(), "validate after revoke: valid=false status=revoked")
