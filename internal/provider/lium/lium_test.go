@@ -2,7 +2,6 @@ package lium_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,17 +12,20 @@ import (
 	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/lium"
 	"github.com/keyward/keyward/internal/provider/lium/liumfake"
+	"github.com/keyward/keyward/internal/provider/providertest"
 )
 
 func settings(f *liumfake.Fake, key string) httpapi.Settings {
-	return httpapi.Settings{
-		APIKey:       key,
-		BaseURL:      f.URL(),
-		Timeout:      5 * time.Second,
-		MaxRetries:   2,
-		RetryWait:    time.Millisecond,
-		RetryWaitMax: 5 * time.Millisecond,
-	}
+	return providertest.Settings(f.URL(), key)
+}
+
+func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
+	t.Helper()
+	return providertest.RequireKind(t, err, kind, lium.Name)
+}
+
+func count(f *liumfake.Fake, method, path string) int {
+	return providertest.Count(f.Requests(), method, path)
 }
 
 func start(t *testing.T) *liumfake.Fake {
@@ -35,41 +37,6 @@ func start(t *testing.T) *liumfake.Fake {
 
 func withSession(f *liumfake.Fake) *lium.Provider {
 	return lium.NewWithSession(settings(f, f.APIKey()), f.SessionToken())
-}
-
-// noSecrets fails when an error's text holds any credential of the test.
-func noSecrets(t *testing.T, err error, secrets ...string) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, s := range secrets {
-		if s != "" && strings.Contains(err.Error(), s) {
-			t.Fatalf("error %q contains a credential", err)
-		}
-	}
-}
-
-func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("want a *provider.Error of kind %s, got %v", kind, err)
-	}
-	if pe.Kind != kind {
-		t.Fatalf("want kind %s, got %s: %s", kind, pe.Kind, pe.Message)
-	}
-	return pe
-}
-
-func count(f *liumfake.Fake, method, path string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
 }
 
 func TestLifecycleWithASession(t *testing.T) {
@@ -132,10 +99,10 @@ func TestLifecycleWithASession(t *testing.T) {
 	if !strings.Contains(pe.Message, created.Key.ID) || !strings.Contains(pe.Message, "list_keys") {
 		t.Fatalf("not-found sentence should name the id and list_keys: %s", pe.Message)
 	}
-	noSecrets(t, err, secrets...)
+	providertest.NoSecret(t, secrets, err)
 	err = p.Revoke(ctx, created.Key.ID)
 	requireKind(t, err, provider.KindNotFound)
-	noSecrets(t, err, secrets...)
+	providertest.NoSecret(t, secrets, err)
 
 	keys, err = p.List(ctx)
 	if err != nil || len(keys) != 1 {
@@ -189,7 +156,7 @@ func TestWithoutASessionKeysAreManagedInTheDashboard(t *testing.T) {
 				t.Errorf("%s: the sentence should mention %q: %s", op, want, pe.Message)
 			}
 		}
-		noSecrets(t, err, f.APIKey())
+		providertest.NoSecret(t, []string{f.APIKey()}, err)
 	}
 	if n := len(f.Requests()); n != 0 {
 		t.Fatalf("%d requests reached Lium for operations it refuses", n)
@@ -319,14 +286,14 @@ func TestRejectedCredentialsNameTheirSetting(t *testing.T) {
 	if !strings.Contains(pe.Message, lium.SessionEnvKey) {
 		t.Fatalf("should name %s: %s", lium.SessionEnvKey, pe.Message)
 	}
-	noSecrets(t, err, f.APIKey(), f.SessionToken())
+	providertest.NoSecret(t, []string{f.APIKey(), f.SessionToken()}, err)
 
 	// Lium's key routes refuse an API key even where a session is expected.
 	g := start(t)
 	asKey := lium.NewWithSession(settings(g, g.APIKey()), g.APIKey())
 	_, err = asKey.List(ctx)
 	requireKind(t, err, provider.KindUnauthorized)
-	noSecrets(t, err, g.APIKey())
+	providertest.NoSecret(t, []string{g.APIKey()}, err)
 }
 
 func TestUpstreamFailures(t *testing.T) {
@@ -357,7 +324,7 @@ func TestUpstreamFailures(t *testing.T) {
 			if c.kind == provider.KindRateLimited && pe.RetryAfter != 7*time.Second {
 				t.Fatalf("RetryAfter = %s, want 7s", pe.RetryAfter)
 			}
-			noSecrets(t, err, f.APIKey(), f.SessionToken())
+			providertest.NoSecret(t, []string{f.APIKey(), f.SessionToken()}, err)
 		})
 	}
 }
@@ -371,7 +338,7 @@ func TestATimeoutIsAnUpstreamFailure(t *testing.T) {
 	f.Faults().Set(fakeserver.Fault{Delay: 2 * time.Second})
 	_, err := p.Whoami(context.Background())
 	requireKind(t, err, provider.KindUpstream)
-	noSecrets(t, err, f.APIKey())
+	providertest.NoSecret(t, []string{f.APIKey()}, err)
 }
 
 func TestCreateIsNeverRetriedButReadsAre(t *testing.T) {
@@ -399,7 +366,7 @@ func TestValidateReportsUpstreamFailuresAsErrors(t *testing.T) {
 	f.Faults().Set(fakeserver.Fault{Status: http.StatusServiceUnavailable, Body: "down"})
 	_, err := p.Validate(context.Background(), f.APIKey())
 	requireKind(t, err, provider.KindUpstream)
-	noSecrets(t, err, f.APIKey())
+	providertest.NoSecret(t, []string{f.APIKey()}, err)
 }
 
 func TestValidateSortsLiumsRefusalsLikeLiumsOwnCLI(t *testing.T) {

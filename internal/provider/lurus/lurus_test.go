@@ -2,7 +2,6 @@ package lurus_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,17 +12,20 @@ import (
 	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/lurus"
 	"github.com/keyward/keyward/internal/provider/lurus/lurusfake"
+	"github.com/keyward/keyward/internal/provider/providertest"
 )
 
 func settings(f *lurusfake.Fake, key string) httpapi.Settings {
-	return httpapi.Settings{
-		APIKey:       key,
-		BaseURL:      f.URL(),
-		Timeout:      5 * time.Second,
-		MaxRetries:   2,
-		RetryWait:    time.Millisecond,
-		RetryWaitMax: 5 * time.Millisecond,
-	}
+	return providertest.Settings(f.URL(), key)
+}
+
+func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
+	t.Helper()
+	return providertest.RequireKind(t, err, kind, lurus.Name)
+}
+
+func count(f *lurusfake.Fake, method, path string) int {
+	return providertest.Count(f.Requests(), method, path)
 }
 
 func start(t *testing.T) (*lurusfake.Fake, *lurus.Provider) {
@@ -31,27 +33,6 @@ func start(t *testing.T) (*lurusfake.Fake, *lurus.Provider) {
 	f := lurusfake.New()
 	t.Cleanup(f.Close)
 	return f, lurus.New(settings(f, f.APIKey()))
-}
-
-func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("want a *provider.Error of kind %s, got %v", kind, err)
-	}
-	if pe.Kind != kind {
-		t.Fatalf("want kind %s, got %s: %s", kind, pe.Kind, pe.Message)
-	}
-	return pe
-}
-
-func noSecrets(t *testing.T, err error, secrets ...string) {
-	t.Helper()
-	for _, s := range secrets {
-		if err != nil && s != "" && strings.Contains(err.Error(), s) {
-			t.Fatalf("error %q contains a credential", err)
-		}
-	}
 }
 
 func TestCapabilitiesAreWhatLurusDocuments(t *testing.T) {
@@ -163,7 +144,7 @@ func TestWhoami(t *testing.T) {
 	if !strings.Contains(pe.Message, lurus.EnvKey) {
 		t.Fatalf("should name %s: %s", lurus.EnvKey, pe.Message)
 	}
-	noSecrets(t, err, f.APIKey())
+	providertest.NoSecret(t, []string{f.APIKey()}, err)
 }
 
 func TestAMissingAccountRouteIsNotAMissingKey(t *testing.T) {
@@ -174,7 +155,7 @@ func TestAMissingAccountRouteIsNotAMissingKey(t *testing.T) {
 	if !strings.Contains(pe.Message, "LURUS_API_URL") || !strings.Contains(pe.Message, "/api/auth/me") {
 		t.Fatalf("the sentence should name the assumed route and the override: %s", pe.Message)
 	}
-	noSecrets(t, err, f.APIKey())
+	providertest.NoSecret(t, []string{f.APIKey()}, err)
 }
 
 func TestUpstreamFailures(t *testing.T) {
@@ -200,7 +181,7 @@ func TestUpstreamFailures(t *testing.T) {
 			if c.kind == provider.KindRateLimited && pe.RetryAfter != 3*time.Second {
 				t.Fatalf("RetryAfter = %s, want 3s", pe.RetryAfter)
 			}
-			noSecrets(t, err, f.APIKey())
+			providertest.NoSecret(t, []string{f.APIKey()}, err)
 		})
 	}
 }
@@ -214,5 +195,5 @@ func TestATimeoutIsAnUpstreamFailure(t *testing.T) {
 	f.Faults().Set(fakeserver.Fault{Delay: 2 * time.Second})
 	_, err := lurus.New(s).Validate(context.Background(), f.APIKey())
 	requireKind(t, err, provider.KindUpstream)
-	noSecrets(t, err, f.APIKey())
+	providertest.NoSecret(t, []string{f.APIKey()}, err)
 }

@@ -3,8 +3,6 @@ package lyceum_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,19 +16,22 @@ import (
 	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/lyceum"
 	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
+	"github.com/keyward/keyward/internal/provider/providertest"
 )
 
 var _ provider.Provider = (*lyceum.Provider)(nil)
 
 func settings(f *lyceumfake.Fake, key string) httpapi.Settings {
-	return httpapi.Settings{
-		APIKey:       key,
-		BaseURL:      f.URL(),
-		Timeout:      5 * time.Second,
-		MaxRetries:   2,
-		RetryWait:    time.Millisecond,
-		RetryWaitMax: 5 * time.Millisecond,
-	}
+	return providertest.Settings(f.URL(), key)
+}
+
+func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
+	t.Helper()
+	return providertest.RequireKind(t, err, kind, lyceum.Name)
+}
+
+func count(f *lyceumfake.Fake, method, path string) int {
+	return providertest.Count(f.Requests(), method, path)
 }
 
 func start(t *testing.T) (*lyceumfake.Fake, *lyceum.Provider) {
@@ -38,38 +39,6 @@ func start(t *testing.T) (*lyceumfake.Fake, *lyceum.Provider) {
 	f := lyceumfake.New()
 	t.Cleanup(f.Close)
 	return f, lyceum.New(settings(f, f.APIKey()))
-}
-
-func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	require.True(t, errors.As(err, &pe), "want a *provider.Error of kind %s, got %v", kind, err)
-	require.Equal(t, kind, pe.Kind, pe.Message)
-	assert.Equal(t, lyceum.Name, pe.Provider)
-	return pe
-}
-
-func noSecret(t *testing.T, secrets []string, values ...any) {
-	t.Helper()
-	for _, v := range values {
-		text := fmt.Sprintf("%+v", v)
-		if err, ok := v.(error); ok && err != nil {
-			text = err.Error()
-		}
-		for _, s := range secrets {
-			require.NotContains(t, text, s, "a secret leaked")
-		}
-	}
-}
-
-func count(f *lyceumfake.Fake, method, path string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
 }
 
 func TestDescribesItself(t *testing.T) {
@@ -154,7 +123,7 @@ func TestLifecycle(t *testing.T) {
 	_, err = p.SetActive(ctx, created.Key.ID, true)
 	requireKind(t, err, provider.KindNotFound)
 
-	noSecret(t, secrets, keys, got, k, v, err)
+	providertest.NoSecret(t, secrets, keys, got, k, v, err)
 }
 
 func TestCreateWithoutExpiry(t *testing.T) {
@@ -233,7 +202,7 @@ func TestValidate(t *testing.T) {
 			assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		}
 	}
-	noSecret(t, secrets, v)
+	providertest.NoSecret(t, secrets, v)
 }
 
 func TestValidateNeverAuthenticatesWithTheCheckedKey(t *testing.T) {
@@ -278,7 +247,7 @@ func TestWhoami(t *testing.T) {
 	assert.Equal(t, lyceumfake.FirstKeyName, id.KeyName)
 	assert.Nil(t, id.Scopes)
 	assert.Contains(t, id.Detail, lyceumfake.UserID)
-	noSecret(t, []string{f.APIKey()}, id, p)
+	providertest.NoSecret(t, []string{f.APIKey()}, id, p)
 	assert.Equal(t, 1, count(f, http.MethodPost, "/api/v2/external/auth/api-keys/validate"))
 }
 
@@ -302,7 +271,7 @@ func TestWrongConfiguredKey(t *testing.T) {
 	requireKind(t, err, provider.KindUnauthorized)
 	_, err = p.Whoami(context.Background())
 	requireKind(t, err, provider.KindUnauthorized)
-	noSecret(t, []string{wrong, f.APIKey()}, err)
+	providertest.NoSecret(t, []string{wrong, f.APIKey()}, err)
 }
 
 func TestUnsupported(t *testing.T) {
@@ -341,7 +310,7 @@ func TestFaults(t *testing.T) {
 			_, err := p.List(context.Background())
 			pe := requireKind(t, err, tc.kind)
 			assert.Equal(t, provider.ChangedNo, pe.Changed)
-			noSecret(t, []string{f.APIKey()}, err)
+			providertest.NoSecret(t, []string{f.APIKey()}, err)
 			if tc.kind == provider.KindRateLimited {
 				assert.Equal(t, 12*time.Second, pe.RetryAfter)
 				assert.Contains(t, pe.Message, "retry after 12 s")

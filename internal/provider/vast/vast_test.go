@@ -3,7 +3,6 @@ package vast_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/fakeserver"
 	"github.com/keyward/keyward/internal/provider/httpapi"
+	"github.com/keyward/keyward/internal/provider/providertest"
 	"github.com/keyward/keyward/internal/provider/vast"
 	"github.com/keyward/keyward/internal/provider/vast/vastfake"
 )
@@ -23,14 +23,16 @@ import (
 var _ provider.Provider = (*vast.Provider)(nil)
 
 func settings(f *vastfake.Fake, key string) httpapi.Settings {
-	return httpapi.Settings{
-		APIKey:       key,
-		BaseURL:      f.URL(),
-		Timeout:      5 * time.Second,
-		MaxRetries:   2,
-		RetryWait:    time.Millisecond,
-		RetryWaitMax: 5 * time.Millisecond,
-	}
+	return providertest.Settings(f.URL(), key)
+}
+
+func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
+	t.Helper()
+	return providertest.RequireKind(t, err, kind, vast.Name)
+}
+
+func count(f *vastfake.Fake, method, path string) int {
+	return providertest.Count(f.Requests(), method, path)
 }
 
 func start(t *testing.T) (*vastfake.Fake, *vast.Provider) {
@@ -38,39 +40,6 @@ func start(t *testing.T) (*vastfake.Fake, *vast.Provider) {
 	f := vastfake.New()
 	t.Cleanup(f.Close)
 	return f, vast.New(settings(f, f.APIKey()))
-}
-
-func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	require.True(t, errors.As(err, &pe), "want a *provider.Error of kind %s, got %v", kind, err)
-	require.Equal(t, kind, pe.Kind, pe.Message)
-	assert.Equal(t, vast.Name, pe.Provider)
-	return pe
-}
-
-// noSecret fails when any of the values shows a secret.
-func noSecret(t *testing.T, secrets []string, values ...any) {
-	t.Helper()
-	for _, v := range values {
-		text := fmt.Sprintf("%+v", v)
-		if err, ok := v.(error); ok && err != nil {
-			text = err.Error()
-		}
-		for _, s := range secrets {
-			require.NotContains(t, text, s, "a secret leaked")
-		}
-	}
-}
-
-func count(f *vastfake.Fake, method, path string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
 }
 
 func TestDescribesItself(t *testing.T) {
@@ -149,7 +118,7 @@ func TestLifecycle(t *testing.T) {
 	pe := requireKind(t, err, provider.KindNotFound)
 	assert.Contains(t, pe.Message, "list_keys")
 
-	noSecret(t, secrets, keys, got, v, err)
+	providertest.NoSecret(t, secrets, keys, got, v, err)
 }
 
 func TestValidate(t *testing.T) {
@@ -189,7 +158,7 @@ func TestValidate(t *testing.T) {
 	assert.Equal(t, provider.StatusInvalidFormat, v.Status)
 	assert.Len(t, f.Requests(), before, "an empty key is not sent")
 
-	noSecret(t, secrets, v, err)
+	providertest.NoSecret(t, secrets, v, err)
 }
 
 func TestCreatedKeyValidates(t *testing.T) {
@@ -202,7 +171,7 @@ func TestCreatedKeyValidates(t *testing.T) {
 	assert.Equal(t, provider.StatusValid, v.Status)
 	assert.Equal(t, created.Key.ID, v.KeyID)
 	assert.Equal(t, "ci", v.Name)
-	noSecret(t, []string{f.APIKey(), created.Secret}, v)
+	providertest.NoSecret(t, []string{f.APIKey(), created.Secret}, v)
 }
 
 func TestWhoami(t *testing.T) {
@@ -213,7 +182,7 @@ func TestWhoami(t *testing.T) {
 	assert.Equal(t, vastfake.FirstKeyName, id.KeyName)
 	assert.Nil(t, id.Scopes)
 	assert.Contains(t, id.Detail, fmt.Sprint(vastfake.UserID))
-	noSecret(t, []string{f.APIKey()}, id)
+	providertest.NoSecret(t, []string{f.APIKey()}, id)
 	assert.Equal(t, 1, count(f, http.MethodGet, "/api/v0/users/current/"))
 }
 
@@ -254,7 +223,7 @@ func TestListNeverKeepsAKeyValue(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, keys, 1)
 	assert.Equal(t, f.APIKey()[:4]+"…"+f.APIKey()[60:], keys[0].Masked)
-	noSecret(t, []string{f.APIKey()}, keys)
+	providertest.NoSecret(t, []string{f.APIKey()}, keys)
 }
 
 func TestCreateRefusesWhatWouldWidenAccess(t *testing.T) {
@@ -280,7 +249,7 @@ func TestCreateAboveTheCallersPermissionsIsForbidden(t *testing.T) {
 	assert.Contains(t, pe.Message, "instance_write")
 	assert.Contains(t, pe.Message, "VAST_API_KEY")
 	assert.Equal(t, http.StatusUnauthorized, pe.Status)
-	noSecret(t, []string{k, f.APIKey()}, err)
+	providertest.NoSecret(t, []string{k, f.APIKey()}, err)
 }
 
 func TestCreateWithAKeyLackingUserWrite(t *testing.T) {
@@ -346,7 +315,7 @@ func TestWrongConfiguredKey(t *testing.T) {
 
 	_, err = p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: []string{"misc"}})
 	requireKind(t, err, provider.KindUnauthorized)
-	noSecret(t, []string{wrong, f.APIKey()}, err)
+	providertest.NoSecret(t, []string{wrong, f.APIKey()}, err)
 }
 
 func TestFaults(t *testing.T) {
@@ -371,7 +340,7 @@ func TestFaults(t *testing.T) {
 			_, err := p.List(context.Background())
 			pe := requireKind(t, err, tc.kind)
 			assert.Equal(t, provider.ChangedNo, pe.Changed)
-			noSecret(t, []string{f.APIKey()}, err)
+			providertest.NoSecret(t, []string{f.APIKey()}, err)
 			if tc.kind == provider.KindForbidden {
 				assert.Equal(t, "user_read", pe.Permission)
 			}
