@@ -1,49 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/keyward/keyward/examples/internal/agent"
-	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/examples/internal/agenttest"
 )
 
 // The agent runs against a real keyward, with the secret delivered either way.
-func TestAgent(t *testing.T) {
-	for _, reveal := range []string{"inline", "file"} {
-		t.Run(reveal, func(t *testing.T) {
-			cfg, err := config.LoadFrom(map[string]string{
-				"KEYWARD_DB": filepath.Join(t.TempDir(), "keyward.db"), "KEYWARD_REVEAL": reveal, "KEYWARD_HTTP_TOKEN": "example-token-0123456789",
-			})
-			require.NoError(t, err)
-			app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			require.NoError(t, err)
-			defer app.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			ctx, stop := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- app.ServeHTTP(ctx, ln) }()
-			defer func() { stop(); require.NoError(t, <-served) }()
-
-			var out bytes.Buffer
-			base := "http://" + ln.Addr().String()
-			require.Error(t, run(context.Background(), agent.Endpoint(base, "/sse"), "wrong-token", "demo", &out), "a wrong token is refused")
-			out.Reset()
-			require.NoError(t, run(context.Background(), agent.Endpoint(base, "/sse"), cfg.HTTPToken, "demo", &out), out.String())
-			assert.Contains(t, out.String(), "created key")
-			assert.Contains(t, out.String(), "validate: valid=true status=valid")
-			assert.Contains(t, out.String(), "validate after revoke: valid=false status=revoked")
-			assert.NotRegexp(t, `kw_[0-9A-Za-z]{20,}`, out.String(), "the agent prints no secret, only its masked form")
-		})
-	}
-}
+func TestAgent(t *testing.T) { agenttest.Check(t, "/sse", run) }
