@@ -52,11 +52,6 @@ func (a *args) err() error {
 	return fmt.Errorf("%s", strings.Join(a.errs, "; "))
 }
 
-func (a *args) has(name string) bool {
-	v, ok := a.values[name]
-	return ok && v != nil
-}
-
 func (a *args) str(name string) string {
 	p := a.strPtr(name)
 	if p == nil {

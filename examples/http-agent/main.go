@@ -16,31 +16,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"time"
 
-	"github.com/keyward/keyward/examples/internal/agent"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyward/keyward/examples/internal/agent"
 )
 
-func main() {
-	u := flag.String("url", agent.EnvOr("KEYWARD_URL", "http://127.0.0.1:8377/mcp"), "keyward's streamable HTTP endpoint")
-	token := flag.String("token", os.Getenv("KEYWARD_HTTP_TOKEN"), "bearer token (KEYWARD_HTTP_TOKEN on the server)")
-	name := flag.String("name", "http-agent-demo", "name of the key to create")
-	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, agent.Endpoint(*u, "/mcp"), *token, *name, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "http-agent:", err)
-		os.Exit(1)
-	}
-}
+func main() { agent.Main("http-agent", "/mcp", "keyward's streamable HTTP endpoint", run) }
 
 // run does the agent's work against keyward at endpoint, reporting to out.
 func run(ctx context.Context, endpoint, token, keyName string, out io.Writer) error {

@@ -6,16 +6,33 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 )
+
+// Main is an example agent's main: flags (or KEYWARD_URL and
+// KEYWARD_HTTP_TOKEN), a one-minute bound, and an exit status.
+func Main(program, path, what string, run func(ctx context.Context, endpoint, token, keyName string, out io.Writer) error) {
+	u := flag.String("url", EnvOr("KEYWARD_URL", "http://127.0.0.1:8377"+path), what)
+	token := flag.String("token", os.Getenv("KEYWARD_HTTP_TOKEN"), "bearer token (KEYWARD_HTTP_TOKEN on the server)")
+	name := flag.String("name", program+"-demo", "name of the key to create")
+	flag.Parse()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, Endpoint(*u, path), *token, *name, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, program+":", err)
+		os.Exit(1)
+	}
+}
 
 // ManageKey is the example agents' task, the same over any transport: list
 // the tools, create a short-lived read-only key on local, validate it, revoke

@@ -24,10 +24,6 @@ func requireKind(t *testing.T, err error, kind provider.Kind) *provider.Error {
 	return providertest.RequireKind(t, err, kind, lurus.Name)
 }
 
-func count(f *lurusfake.Fake, method, path string) int {
-	return providertest.Count(f.Requests(), method, path)
-}
-
 func start(t *testing.T) (*lurusfake.Fake, *lurus.Provider) {
 	t.Helper()
 	f := lurusfake.New()
