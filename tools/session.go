@@ -18,6 +18,31 @@ func WithTransport(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, transportKey{}, name)
 }
 
+// AuditRefused records a tool call that keyward refused before running it
+// (rate limit, shutdown), with the caller's identity.
+func AuditRefused(ctx context.Context, m *manager.Manager, req mcp.CallToolRequest, reason string) {
+	ctx = manager.WithCaller(ctx, callerOf(ctx))
+	args := req.GetArguments()
+	p, _ := args["provider"].(string)
+	id, _ := args["key_id"].(string)
+	m.RecordRefused(ctx, req.Params.Name, p, id, reason)
+}
+
+func callerOf(ctx context.Context) manager.Caller {
+	c := manager.Caller{}
+	c.Transport, _ = ctx.Value(transportKey{}).(string)
+	session := server.ClientSessionFromContext(ctx)
+	if session == nil {
+		return c
+	}
+	c.SessionID = session.SessionID()
+	if info, ok := session.(server.SessionWithClientInfo); ok {
+		ci := info.GetClientInfo()
+		c.ClientName, c.ClientVersion = ci.Name, ci.Version
+	}
+	return c
+}
+
 // enrich attaches who is calling and, when the client can ask its human, a
 // way to do so.
 func enrich(ctx context.Context, s *server.MCPServer) context.Context {

@@ -265,3 +265,10 @@ func sortedKeys(keys []provider.Key) {
 		return keys[i].ID < keys[j].ID
 	})
 }
+
+// RecordRefused audits a call that was refused before it reached the rules
+// (a rate limit, shutdown, arguments that fail the tool's schema), so every
+// refused call leaves a trace.
+func (m *Manager) RecordRefused(ctx context.Context, tool, providerName, keyID, reason string) {
+	m.record(ctx, audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID}, &policy.Refusal{Reason: reason})
+}
