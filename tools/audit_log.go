@@ -11,30 +11,33 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func auditLog(providers []string) definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("audit_log",
+type auditArgs struct {
+	Provider string `json:"provider,omitempty"`
+	KeyID    string `json:"key_id,omitempty"`
+	Outcome  string `json:"outcome,omitempty"`
+	Since    string `json:"since,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	Cursor   string `json:"cursor,omitempty"`
+}
+
+func auditLog(providers Providers) definition {
+	return define(
+		newTool("audit_log",
 			"Show what was done through keyward, newest first: when, which tool and client, which key, the scopes "+
 				"before and after, and the outcome (ok, error, refused by policy, declined by the human). Filter by "+
 				"provider, key, outcome and time; page with limit and cursor.",
 			readOnlyTool("Audit log"),
 			[]mcp.ToolOption{
-				mcp.WithString("provider", mcp.Enum(providers...), mcp.Description("Only this provider's records.")),
-				mcp.WithString("key_id", mcp.MaxLength(200), mcp.Description("Only this key's records.")),
+				mcp.WithString("provider", mcp.Enum(providers.Known...), mcp.Description("Only this provider's records (configured or not).")),
+				mcp.WithString("key_id", mcp.MaxLength(maxKeyIDLen), mcp.Pattern(printablePattern), mcp.Description("Only this key's records.")),
 				mcp.WithString("outcome", mcp.Enum(manager.Outcomes...), mcp.Description("Only records with this outcome.")),
-				mcp.WithString("since", mcp.Description("Only records newer than this: a duration back from now (24h, 7d) or an RFC 3339 time.")),
+				mcp.WithString("since", mcp.MaxLength(40), mcp.Pattern(sincePattern), mcp.Description("Only records newer than this: a duration back from now (24h, 7d) or an RFC 3339 time.")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(audit.MaxLimit), mcp.DefaultNumber(50), mcp.Description("Records per page.")),
-				mcp.WithString("cursor", mcp.Description("next_cursor from the previous page.")),
+				mcp.WithString("cursor", mcp.MaxLength(24), mcp.Pattern(auditCursor), mcp.Description("next_cursor from the previous page.")),
 				mcp.WithOutputSchema[manager.AuditResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			aa := manager.AuditArgs{Provider: a.str("provider"), KeyID: a.str("key_id"), Outcome: a.str("outcome"),
-				Since: a.str("since"), Limit: a.integer("limit", 1, audit.MaxLimit), Cursor: a.str("cursor")}
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.AuditLog(ctx, aa)
+		true, func(ctx context.Context, m *manager.Manager, a auditArgs) (any, string, error) {
+			res, err := m.AuditLog(ctx, manager.AuditArgs{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Since: a.Since, Limit: a.Limit, Cursor: a.Cursor})
 			if err != nil {
 				return nil, "", err
 			}
@@ -54,6 +57,5 @@ func auditLog(providers []string) definition {
 				fmt.Fprintf(&b, "\nMore: pass cursor %q.", res.NextCursor)
 			}
 			return res, b.String(), nil
-		},
-	}
+		})
 }

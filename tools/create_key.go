@@ -8,9 +8,16 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func createKey(providers []string) definition {
-	return definition{
-		tool: newTool("create_key",
+type createArgs struct {
+	Provider  string   `json:"provider,omitempty"`
+	Name      string   `json:"name"`
+	Scopes    []string `json:"scopes,omitempty"`
+	ExpiresIn string   `json:"expires_in,omitempty"`
+}
+
+func createKey(providers Providers) definition {
+	return define(
+		newTool("create_key",
 			"Create a new API key with the least privilege that does the job. With no scopes the provider's "+
 				"minimal read-only default is applied; with no expires_in the key expires after the default (30 days "+
 				"unless the operator changed it). Refused: scopes above the operator's ceiling, expiry above the maximum, "+
@@ -25,16 +32,11 @@ func createKey(providers []string) definition {
 				expiresInArg("How long the key lives: a duration such as 12h, 7d, 30d or 1y, or \"never\" (only if the operator allows it). Default 30d."),
 				mcp.WithOutputSchema[manager.SecretResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			ca := manager.CreateArgs{Provider: a.str("provider"), Name: a.str("name"), Scopes: a.strings("scopes"), ExpiresIn: a.str("expires_in")}
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.CreateKey(ctx, ca)
+		false, func(ctx context.Context, m *manager.Manager, a createArgs) (any, string, error) {
+			res, err := m.CreateKey(ctx, manager.CreateArgs{Provider: a.Provider, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn})
 			if err != nil {
 				return nil, "", err
 			}
 			return res, secretText("Created", res), nil
-		},
-	}
+		})
 }

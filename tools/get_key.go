@@ -8,20 +8,18 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func getKey(providers []string) definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("get_key",
+func getKey(providers Providers) definition {
+	return define(
+		newTool("get_key",
 			"Show one key's metadata by id: name, scopes, active, created, expiry, last use and its masked form. "+
 				"Never returns the secret.",
 			readOnlyTool("Get key"),
 			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[manager.KeyView]()}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			k, err := m.GetKey(ctx, a.str("provider"), a.str("key_id"))
+		true, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
+			k, err := m.GetKey(ctx, a.Provider, a.KeyID)
 			if err != nil {
 				return nil, "", err
 			}
 			return k, keyLine(k), nil
-		},
-	}
+		})
 }

@@ -10,10 +10,17 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func listKeys(providers []string) definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("list_keys",
+type listKeysArgs struct {
+	Provider string `json:"provider,omitempty"`
+	Active   *bool  `json:"active,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	Cursor   string `json:"cursor,omitempty"`
+}
+
+func listKeys(providers Providers) definition {
+	return define(
+		newTool("list_keys",
 			"List a provider's API keys, masked (never secrets), oldest first: id, name, scopes, active, created, "+
 				"expiry, last use. Filter by active state or by a name fragment; page with limit and the next_cursor "+
 				"of the previous answer.",
@@ -21,18 +28,13 @@ func listKeys(providers []string) definition {
 			[]mcp.ToolOption{
 				providerArg(providers),
 				mcp.WithBoolean("active", mcp.Description("Only active (true) or only disabled (false) keys. Leave out for both.")),
-				mcp.WithString("name", mcp.MaxLength(100), mcp.Description("Only keys whose name contains this text (case-insensitive).")),
+				mcp.WithString("name", mcp.MaxLength(manager.MaxNameLen), mcp.Pattern(namePattern), mcp.Description("Only keys whose name contains this text (case-insensitive).")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(manager.MaxListLimit), mcp.DefaultNumber(manager.DefaultListLimit), mcp.Description("Keys per page.")),
-				mcp.WithString("cursor", mcp.Description("next_cursor from the previous page.")),
+				mcp.WithString("cursor", mcp.MaxLength(256), mcp.Pattern(listCursor), mcp.Description("next_cursor from the previous page.")),
 				mcp.WithOutputSchema[manager.ListResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			la := manager.ListArgs{Provider: a.str("provider"), Active: a.boolPtr("active"), Name: a.str("name"),
-				Limit: a.integer("limit", 1, manager.MaxListLimit), Cursor: a.str("cursor")}
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.ListKeys(ctx, la)
+		true, func(ctx context.Context, m *manager.Manager, a listKeysArgs) (any, string, error) {
+			res, err := m.ListKeys(ctx, manager.ListArgs{Provider: a.Provider, Active: a.Active, Name: a.Name, Limit: a.Limit, Cursor: a.Cursor})
 			if err != nil {
 				return nil, "", err
 			}
@@ -49,6 +51,5 @@ func listKeys(providers []string) definition {
 				fmt.Fprintf(&b, "\nMore: pass cursor %q.", res.NextCursor)
 			}
 			return res, b.String(), nil
-		},
-	}
+		})
 }

@@ -11,15 +11,14 @@ import (
 )
 
 func listProviders() definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("list_providers",
+	return define(
+		newTool("list_providers",
 			"List the key providers keyward is configured for (always \"local\", keyward's own key authority; "+
 				"Vast.ai, Lyceum, Lium and Lurus when their API keys are set), what each can do (scopes, expiry, "+
 				"enable/disable, rotation), and the policy in force (default and maximum expiry, whether full-access "+
 				"or never-expiring keys are allowed, how new secrets are delivered). Call this first.",
 			readOnlyTool("List providers"), []mcp.ToolOption{mcp.WithOutputSchema[manager.ProvidersResult]()}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
+		true, func(ctx context.Context, m *manager.Manager, _ struct{}) (any, string, error) {
 			res := m.ListProviders()
 			var b strings.Builder
 			for _, p := range res.Providers {
@@ -31,6 +30,5 @@ func listProviders() definition {
 			}
 			fmt.Fprintf(&b, "Policy: default expiry %s, maximum %s, secrets delivered by %s.", res.Policy.DefaultTTL, res.Policy.MaxTTL, res.Policy.Reveal)
 			return res, b.String(), nil
-		},
-	}
+		})
 }

@@ -10,17 +10,16 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func listScopes(providers []string) definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("list_scopes",
+func listScopes(providers Providers) definition {
+	return define(
+		newTool("list_scopes",
 			"Show a provider's permission vocabulary: every scope, which are read-only, which one a new key gets "+
 				"by default, and the ceiling an agent may grant. Use it before create_key or update_key to pick the "+
 				"smallest scopes that do the job. Platforms without scopes say so.",
 			readOnlyTool("List scopes"),
 			[]mcp.ToolOption{providerArg(providers), mcp.WithOutputSchema[manager.ScopesResult]()}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			res, err := m.ListScopes(a.str("provider"))
+		true, func(ctx context.Context, m *manager.Manager, a providerArgs) (any, string, error) {
+			res, err := m.ListScopes(a.Provider)
 			if err != nil {
 				return nil, "", err
 			}
@@ -40,6 +39,5 @@ func listScopes(providers []string) definition {
 				fmt.Fprintf(&b, "- %s: %s %v\n", s.Name, s.Description, tags)
 			}
 			return res, strings.TrimSpace(b.String()), nil
-		},
-	}
+		})
 }

@@ -136,8 +136,8 @@ func TestBehaviourSuiteLifecycle(t *testing.T) {
 			if p.rename {
 				assert.Equal(t, "suite-2", h.ok("update_key", with("key_id", id, "name", "suite-2"))["name"])
 			} else {
-				assert.Contains(t, h.fail("update_key", with("key_id", id, "name", "suite-2")), "reissue: true")
-				re := h.ok("update_key", with("key_id", id, "name", "suite-2", "reissue", true))
+				assert.Contains(t, h.fail("update_key", with("key_id", id, "name", "suite-2")), "reissue_key")
+				re := h.ok("reissue_key", with("key_id", id, "name", "suite-2"))
 				assert.Equal(t, id, re["replaced_key_id"])
 				assert.NotEqual(t, id, re["key_id"])
 				assert.Equal(t, "suite-2", re["name"])

@@ -1,14 +1,15 @@
 // Package tools exposes the manager as MCP tools: one file per tool, plus
-// this registry (toolsets, read-only mode, allowlist) and the argument reader.
+// this registry (read-only mode, allowlist), the shared argument schemas and
+// the checks that run before any tool does.
 package tools
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -17,15 +18,29 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-// handler is what a tool does: typed arguments in, a structured result and a
-// short text out. Errors are sentences for the model.
-type handler func(ctx context.Context, m *manager.Manager, a *args) (structured any, text string, err error)
-
-// definition is one tool: its MCP description and what it does.
+// definition is one tool: its MCP description, the struct its arguments bind
+// to, and what it does. The schema in tool is the check the server runs
+// (mcp-go validates every call against it before the handler is reached);
+// the struct is only how the handler reads what passed.
 type definition struct {
 	tool     mcp.Tool
 	readOnly bool
-	run      handler
+	args     reflect.Type
+	run      func(ctx context.Context, m *manager.Manager, req mcp.CallToolRequest) (any, string, error)
+}
+
+// define builds a definition whose handler receives typed arguments.
+func define[A any](tool mcp.Tool, readOnly bool, run func(ctx context.Context, m *manager.Manager, a A) (any, string, error)) definition {
+	return definition{tool: tool, readOnly: readOnly, args: reflect.TypeFor[A](),
+		run: func(ctx context.Context, m *manager.Manager, req mcp.CallToolRequest) (any, string, error) {
+			var a A
+			if err := req.BindArguments(&a); err != nil {
+				// Unreachable after schema validation; kept so a schema and struct
+				// that drift apart fail closed.
+				return nil, "", fmt.Errorf("the arguments do not match %s's input schema; nothing was done", tool.Name)
+			}
+			return run(ctx, m, a)
+		}}
 }
 
 // Options choose which tools are registered.
@@ -35,22 +50,76 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// all builds every tool for the configured providers, in display order.
-func all(providers []string) []definition {
+// Providers are the provider names the tools' schemas accept.
+type Providers struct {
+	Configured []string // enum of provider arguments
+	Known      []string // every provider keyward knows, configured or not (audit_log's filter)
+}
+
+// all builds every tool for the given providers, in display order.
+func all(p Providers) []definition {
 	return []definition{
-		listProviders(), listScopes(providers), listKeys(providers), getKey(providers),
-		createKey(providers), updateKey(providers), setKeyActive(providers),
-		rotateKey(providers), revokeKey(providers), validateKey(providers), auditLog(providers),
+		listProviders(), listScopes(p), listKeys(p), getKey(p),
+		createKey(p), updateKey(p), reissueKey(p), setKeyActive(p),
+		rotateKey(p), revokeKey(p), validateKey(p), auditLog(p),
 	}
 }
 
 // Names lists every tool name, for help text and validation.
 func Names() []string {
 	var out []string
-	for _, d := range all([]string{manager.DefaultProvider}) {
+	for _, d := range all(Providers{Configured: []string{manager.DefaultProvider}, Known: []string{manager.DefaultProvider}}) {
 		out = append(out, d.tool.Name)
 	}
 	return out
+}
+
+func providersOf(m *manager.Manager) Providers {
+	p := Providers{Configured: m.ProviderNames()}
+	p.Known = append(slices.Clone(p.Configured), m.UnconfiguredNames()...)
+	return p
+}
+
+// ServerOptions are the mcp-go options the tools rely on: every call is
+// validated against its tool's input schema (strict: unknown arguments are
+// refused) before anything runs, and a refusal is explained in sentences,
+// made safe to echo and audited. Pass them to server.NewMCPServer. It fails
+// when a tool's schema does not compile, because mcp-go would then skip
+// validating that tool without a word.
+func ServerOptions(m *manager.Manager, log *slog.Logger) ([]server.ServerOption, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hint := func(arg string, v any) string {
+		name, _ := v.(string)
+		if env := m.EnableWith(name); arg == "provider" && env != "" {
+			return fmt.Sprintf("provider %q is not configured: set %s in keyward's environment (the env block of your MCP client config) and restart keyward", name, env)
+		}
+		return ""
+	}
+	checks := map[string]refusal{}
+	for _, d := range all(providersOf(m)) {
+		e, err := newExplainer(d.tool, hint)
+		if err != nil {
+			return nil, err
+		}
+		checks[d.tool.Name] = refusal{d: d, e: e}
+	}
+	hooks := &server.Hooks{}
+	hooks.AddAfterCallTool(func(ctx context.Context, _ any, req *mcp.CallToolRequest, result any) {
+		res, ok := result.(*mcp.CallToolResult)
+		if !ok || req == nil {
+			return
+		}
+		if r, known := checks[req.Params.Name]; known {
+			r.rewrite(ctx, m, log, req, res)
+		}
+	})
+	return []server.ServerOption{
+		server.WithInputSchemaValidation(),
+		server.WithStrictInputSchemaDefault(),
+		server.WithHooks(hooks),
+	}, nil
 }
 
 // Register adds the selected tools to s. An unknown name in Allow is an error
@@ -59,7 +128,7 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	defs := all(m.ProviderNames())
+	defs := all(providersOf(m))
 	known := map[string]bool{}
 	for _, d := range defs {
 		known[d.tool.Name] = true
@@ -86,14 +155,10 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 	return registered, nil
 }
 
-// wrap turns a handler into an MCP handler: argument checks, caller identity
-// for the audit log, the human (elicitation), and panic containment.
+// wrap turns a handler into an MCP handler: secrets where none belong are
+// refused, the caller's identity and the human (elicitation) are attached,
+// errors are made safe to echo, and a panic is contained.
 func wrap(d definition, m *manager.Manager, s *server.MCPServer, log *slog.Logger) server.ToolHandlerFunc {
-	props := make([]string, 0, len(d.tool.InputSchema.Properties))
-	for p := range d.tool.InputSchema.Properties {
-		props = append(props, p)
-	}
-	sort.Strings(props)
 	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -102,18 +167,18 @@ func wrap(d definition, m *manager.Manager, s *server.MCPServer, log *slog.Logge
 				res, err = mcp.NewToolResultError(fmt.Sprintf("keyward hit an internal error in %s and recovered; the call may not have completed, so check with list_keys or audit_log before retrying", d.tool.Name)), nil
 			}
 		}()
-		a, aerr := newArgs(req.GetRawArguments(), props)
-		if aerr != nil {
-			return mcp.NewToolResultError(aerr.Error()), nil
+		if msg := secretWhereNoneBelongs(d, req); msg != "" {
+			if !d.readOnly {
+				AuditRefused(ctx, m, req, msg)
+			}
+			return mcp.NewToolResultError(msg), nil
 		}
 		ctx = enrich(ctx, s)
-		structured, text, herr := d.run(ctx, m, a)
-		if herr == nil {
-			herr = a.err()
-		}
+		structured, text, herr := d.run(ctx, m, req)
 		if herr != nil {
-			log.Debug("tool call failed", "tool", d.tool.Name, "err", herr)
-			return mcp.NewToolResultError(herr.Error()), nil
+			msg := scrub(herr.Error(), maxErrorEcho)
+			log.Debug("tool call failed", "tool", d.tool.Name, "err", msg)
+			return mcp.NewToolResultError(msg), nil
 		}
 		return mcp.NewToolResultStructured(structured, text), nil
 	}
@@ -137,7 +202,9 @@ func writeTool(title string, destructive, idempotent bool) []mcp.ToolOption {
 }
 
 func newTool(name, description string, opts ...[]mcp.ToolOption) mcp.Tool {
-	all := []mcp.ToolOption{mcp.WithDescription(description)}
+	// additionalProperties: false is set here, not left to the server's
+	// default, so the schema the explainer compiles is the one clients see.
+	all := []mcp.ToolOption{mcp.WithDescription(description), mcp.WithSchemaAdditionalProperties(false)}
 	for _, o := range opts {
 		all = append(all, o...)
 	}

@@ -10,16 +10,16 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func revokeKey(providers []string) definition {
-	return definition{
-		tool: newTool("revoke_key",
+func revokeKey(providers Providers) definition {
+	return define(
+		newTool("revoke_key",
 			"Revoke (delete) a key for good: it stops working at once and cannot be restored. The secret file "+
 				"keyward wrote for it is removed. The human may be asked to confirm. To pause a key instead, use "+
 				"set_key_active.",
 			writeTool("Revoke key", true, true),
 			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[manager.RevokeResult]()}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			res, err := m.RevokeKey(ctx, a.str("provider"), a.str("key_id"))
+		false, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
+			res, err := m.RevokeKey(ctx, a.Provider, a.KeyID)
 			if err != nil {
 				return nil, "", err
 			}
@@ -28,6 +28,5 @@ func revokeKey(providers []string) definition {
 				text += " Note: " + strings.TrimSuffix(n, ".") + "."
 			}
 			return res, text, nil
-		},
-	}
+		})
 }

@@ -8,9 +8,15 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func rotateKey(providers []string) definition {
-	return definition{
-		tool: newTool("rotate_key",
+type rotateArgs struct {
+	Provider string `json:"provider,omitempty"`
+	KeyID    string `json:"key_id"`
+	Grace    string `json:"grace,omitempty"`
+}
+
+func rotateKey(providers Providers) definition {
+	return define(
+		newTool("rotate_key",
 			"Issue a new secret for a key, keeping its scopes and its original expiry (a rotated key never lives "+
 				"longer). The old secret stops working at once, or after grace (at most 7d) so running programs can "+
 				"switch over. Platforms without rotation get a replacement key with the same settings. The human may "+
@@ -18,19 +24,14 @@ func rotateKey(providers []string) definition {
 			writeTool("Rotate key", true, false),
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
-				mcp.WithString("grace", mcp.Pattern(`^([0-9]+[smhdwy])+$`), mcp.Description("How long the old secret keeps working, e.g. 10m or 1h. Default: stops at once.")),
+				mcp.WithString("grace", mcp.MaxLength(maxDurationLen), mcp.Pattern(gracePattern), mcp.Description("How long the old secret keeps working, e.g. 10m or 1h. Default: stops at once.")),
 				mcp.WithOutputSchema[manager.SecretResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			ra := manager.RotateArgs{Provider: a.str("provider"), KeyID: a.str("key_id"), Grace: a.str("grace")}
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.RotateKey(ctx, ra)
+		false, func(ctx context.Context, m *manager.Manager, a rotateArgs) (any, string, error) {
+			res, err := m.RotateKey(ctx, manager.RotateArgs{Provider: a.Provider, KeyID: a.KeyID, Grace: a.Grace})
 			if err != nil {
 				return nil, "", err
 			}
 			return res, secretText("Rotated", res), nil
-		},
-	}
+		})
 }

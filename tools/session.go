@@ -19,13 +19,13 @@ func WithTransport(ctx context.Context, name string) context.Context {
 }
 
 // AuditRefused records a tool call that keyward refused before running it
-// (rate limit, shutdown), with the caller's identity.
+// (arguments that fail the schema, a secret where none belongs, a rate limit,
+// shutdown), with the caller's identity. What the caller passed is masked and
+// cut short: a refused call must not be a way to store anything.
 func AuditRefused(ctx context.Context, m *manager.Manager, req mcp.CallToolRequest, reason string) {
 	ctx = manager.WithCaller(ctx, callerOf(ctx))
 	args := req.GetArguments()
-	p, _ := args["provider"].(string)
-	id, _ := args["key_id"].(string)
-	m.RecordRefused(ctx, req.Params.Name, p, id, reason)
+	m.RecordRefused(ctx, scrub(req.Params.Name, 64), boundedArg(args, "provider"), boundedArg(args, "key_id"), scrub(reason, maxErrorEcho))
 }
 
 func callerOf(ctx context.Context) manager.Caller {
@@ -46,21 +46,12 @@ func callerOf(ctx context.Context) manager.Caller {
 // enrich attaches who is calling and, when the client can ask its human, a
 // way to do so.
 func enrich(ctx context.Context, s *server.MCPServer) context.Context {
-	c := manager.Caller{}
-	c.Transport, _ = ctx.Value(transportKey{}).(string)
-	session := server.ClientSessionFromContext(ctx)
-	if session == nil {
-		return manager.WithCaller(ctx, c)
-	}
-	c.SessionID = session.SessionID()
-	if info, ok := session.(server.SessionWithClientInfo); ok {
-		ci := info.GetClientInfo()
-		c.ClientName, c.ClientVersion = ci.Name, ci.Version
+	if info, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
 		if info.GetClientCapabilities().Elicitation != nil && canAskDuringCall(ctx) {
 			ctx = manager.WithHuman(ctx, elicitor{s: s})
 		}
 	}
-	return manager.WithCaller(ctx, c)
+	return manager.WithCaller(ctx, callerOf(ctx))
 }
 
 // elicitor asks the human through MCP elicitation (form mode).

@@ -8,39 +8,26 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func updateKey(providers []string) definition {
-	return definition{
-		tool: newTool("update_key",
-			"Rename a key, change its scopes or set a new expiry (counted from now). Narrowing scopes is always "+
-				"allowed; widening only within the operator's ceiling. Where a platform cannot change a setting in "+
-				"place, pass reissue: true to replace the key with a new one (new id and secret) and revoke the old.",
-			writeTool("Update key", false, true),
+func updateKey(providers Providers) definition {
+	return define(
+		newTool("update_key",
+			"Rename a key, change its scopes or set a new expiry (counted from now, and never past the key's creation "+
+				"plus the operator's maximum lifetime), in place. Narrowing scopes is always allowed; widening only within "+
+				"the operator's ceiling. Where a platform cannot change a setting in place, the answer says so and "+
+				"reissue_key does it by replacement. Never revokes anything. An expired key cannot be changed.",
+			writeTool("Update key", false, false),
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
 				nameArg(false, "New name."),
 				scopesArg("The complete new set of scopes (replaces the current ones)."),
 				expiresInArg("New lifetime from now, e.g. 7d; \"never\" only if the operator allows it."),
-				mcp.WithBoolean("reissue", mcp.DefaultBool(false), mcp.Description("Allow replacing the key when the platform cannot change it in place.")),
 				mcp.WithOutputSchema[manager.SecretResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			ua := manager.UpdateArgs{Provider: a.str("provider"), KeyID: a.str("key_id"), Name: a.strPtr("name"),
-				Scopes: a.strings("scopes"), ExpiresIn: a.str("expires_in")}
-			if r := a.boolPtr("reissue"); r != nil {
-				ua.Reissue = *r
-			}
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.UpdateKey(ctx, ua)
+		false, func(ctx context.Context, m *manager.Manager, a changeArgs) (any, string, error) {
+			res, err := m.UpdateKey(ctx, a.manager())
 			if err != nil {
 				return nil, "", err
 			}
-			verb := "Updated"
-			if res.ReplacedKeyID != "" {
-				verb = "Re-issued as"
-			}
-			return res, secretText(verb, res), nil
-		},
-	}
+			return res, secretText("Updated", res), nil
+		})
 }

@@ -10,10 +10,14 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func validateKey(providers []string) definition {
-	return definition{
-		readOnly: true,
-		tool: newTool("validate_key",
+type validateArgs struct {
+	Provider string `json:"provider,omitempty"`
+	Key      string `json:"key,omitempty"`
+}
+
+func validateKey(providers Providers) definition {
+	return define(
+		newTool("validate_key",
 			"Check whether a key works: answers valid, or why not (invalid_format, not_found, disabled, expired, "+
 				"revoked), with its id, name, owner, scopes and expiry. The secret is never repeated back. With no key, "+
 				"answers \"who am I\" for the credential keyward itself uses on that provider.",
@@ -23,12 +27,8 @@ func validateKey(providers []string) definition {
 				mcp.WithString("key", mcp.MaxLength(manager.MaxKeyLen), mcp.Description("The secret to check. Leave out to check keyward's own credential.")),
 				mcp.WithOutputSchema[manager.ValidateResult](),
 			}),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
-			key := a.str("key")
-			if err := a.err(); err != nil {
-				return nil, "", err
-			}
-			res, err := m.ValidateKey(ctx, a.str("provider"), key)
+		true, func(ctx context.Context, m *manager.Manager, a validateArgs) (any, string, error) {
+			res, err := m.ValidateKey(ctx, a.Provider, a.Key)
 			if err != nil {
 				return nil, "", err
 			}
@@ -43,6 +43,5 @@ func validateKey(providers []string) definition {
 				text += " " + res.Reason + "."
 			}
 			return res, text, nil
-		},
-	}
+		})
 }

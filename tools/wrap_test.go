@@ -17,7 +17,7 @@ func TestPanicBecomesErrorResultWithoutThePanicValue(t *testing.T) {
 	var logs bytes.Buffer
 	d := definition{
 		tool: mcp.NewTool("explode"),
-		run: func(ctx context.Context, m *manager.Manager, a *args) (any, string, error) {
+		run: func(ctx context.Context, m *manager.Manager, _ mcp.CallToolRequest) (any, string, error) {
 			panic("kw_this-would-be-a-secret")
 		},
 	}

@@ -42,7 +42,7 @@ func TestStdioAgainstPlatformFakes(t *testing.T) {
 	assert.Equal(t, true, k["expiry_enforced_by_keyward"])
 	assert.Equal(t, true, p.tool("validate_key", map[string]any{"provider": "vast", "key": secret}, false)["valid"])
 	p.tool("update_key", map[string]any{"provider": "vast", "key_id": k["key_id"], "scopes": []string{"instance_read"}}, true)
-	re := p.tool("update_key", map[string]any{"provider": "vast", "key_id": k["key_id"], "scopes": []string{"instance_read"}, "reissue": true}, false)
+	re := p.tool("reissue_key", map[string]any{"provider": "vast", "key_id": k["key_id"], "scopes": []string{"instance_read"}}, false)
 	assert.Equal(t, []any{"instance_read"}, re["scopes"])
 	assert.Equal(t, k["expires_at"], re["expires_at"], "re-issue keeps the deadline")
 	assert.Equal(t, false, p.tool("validate_key", map[string]any{"provider": "vast", "key": secret}, false)["valid"])

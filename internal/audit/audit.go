@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/store"
 )
@@ -33,6 +34,7 @@ type Record struct {
 	ScopesAfter   []string   `json:"scopes_after,omitempty"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	Outcome       string     `json:"outcome"`
+	Confirmation  string     `json:"confirmation,omitempty"` // what became of the question to the human, when there was one
 	Error         string     `json:"error,omitempty"`
 	Detail        string     `json:"detail,omitempty"`
 	ClientName    string     `json:"client_name,omitempty"`
@@ -57,17 +59,54 @@ func New(st *store.Store, now func() time.Time) *Log {
 
 // Write appends r; At defaults to now.
 func (l *Log) Write(ctx context.Context, r Record) error {
+	return l.write(context.WithoutCancel(ctx), l.db, r)
+}
+
+// WriteTx appends r inside tx, so the record commits with the change it describes.
+func (l *Log) WriteTx(ctx context.Context, tx *sql.Tx, r Record) error {
+	return l.write(ctx, tx, r)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Field bounds: a record never stores more than this of any text, however
+// large the input that led to it (refused calls are audited too).
+const (
+	maxIDLen     = 200
+	maxNameLen   = 200
+	maxErrorLen  = 2000
+	maxDetailLen = 1000
+	maxShortLen  = 100
+)
+
+func (l *Log) write(ctx context.Context, db execer, r Record) error {
 	if r.At.IsZero() {
 		r.At = l.now()
 	}
-	_, err := l.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO audit (at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, error, detail, client_name, client_version, session_id, transport)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.At.UnixMilli(), r.Tool, r.Provider, r.KeyID, r.KeyName, joinScopes(r.ScopesBefore), joinScopes(r.ScopesAfter), store.Millis(r.ExpiresAt),
-		r.Outcome, r.Error, r.Detail, r.ClientName, r.ClientVersion, r.SessionID, r.Transport)
+	_, err := db.ExecContext(ctx, `INSERT INTO audit (at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.At.UnixMilli(), Bound(r.Tool, maxShortLen), Bound(r.Provider, maxShortLen), Bound(r.KeyID, maxIDLen), Bound(r.KeyName, maxNameLen),
+		joinScopes(r.ScopesBefore), joinScopes(r.ScopesAfter), store.Millis(r.ExpiresAt),
+		Bound(r.Outcome, maxShortLen), Bound(r.Confirmation, maxShortLen), Bound(r.Error, maxErrorLen), Bound(r.Detail, maxDetailLen),
+		Bound(r.ClientName, maxNameLen), Bound(r.ClientVersion, maxShortLen), Bound(r.SessionID, maxIDLen), Bound(r.Transport, maxShortLen))
 	if err != nil {
 		return fmt.Errorf("writing the audit record failed: %w", err)
 	}
 	return nil
+}
+
+// Bound cuts s to at most n bytes on a character boundary, saying how long it was.
+func Bound(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes, cut)", s[:max(cut, 0)], len(s))
 }
 
 // joinScopes keeps "no scopes" (empty list) apart from "not applicable" (nil).
@@ -75,7 +114,7 @@ func joinScopes(s []string) any {
 	if s == nil {
 		return nil
 	}
-	return strings.Join(s, " ")
+	return Bound(strings.Join(s, " "), maxErrorLen)
 }
 
 func splitScopes(v sql.NullString) []string {
@@ -122,7 +161,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 		where, args = append(where, "at >= ?"), append(args, f.Since.UnixMilli())
 	}
 	args = append(args, f.Limit+1)
-	rows, err := l.db.QueryContext(ctx, `SELECT id, at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, error, detail, client_name, client_version, session_id, transport
+	rows, err := l.db.QueryContext(ctx, `SELECT id, at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport
 		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the audit log failed: %w", err)
@@ -136,7 +175,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 			before, after sql.NullString
 			expires       sql.NullInt64
 		)
-		if err := rows.Scan(&r.ID, &at, &r.Tool, &r.Provider, &r.KeyID, &r.KeyName, &before, &after, &expires, &r.Outcome, &r.Error, &r.Detail, &r.ClientName, &r.ClientVersion, &r.SessionID, &r.Transport); err != nil {
+		if err := rows.Scan(&r.ID, &at, &r.Tool, &r.Provider, &r.KeyID, &r.KeyName, &before, &after, &expires, &r.Outcome, &r.Confirmation, &r.Error, &r.Detail, &r.ClientName, &r.ClientVersion, &r.SessionID, &r.Transport); err != nil {
 			return nil, "", fmt.Errorf("reading the audit log failed: %w", err)
 		}
 		r.At = time.UnixMilli(at).UTC()

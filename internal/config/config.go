@@ -70,13 +70,13 @@ type Config struct {
 	DefaultScopes   PerProvider `envPrefix:"KEYWARD_DEFAULT_SCOPES_"`
 	AllowedScopes   PerProvider `envPrefix:"KEYWARD_ALLOWED_SCOPES_"`
 
-	ReadOnly            bool     `env:"KEYWARD_READ_ONLY" envDefault:"false"`
-	Tools               []string `env:"KEYWARD_TOOLS"`
-	Confirm             bool     `env:"KEYWARD_CONFIRM" envDefault:"true"`
-	AuditRetentionText  string   `env:"KEYWARD_AUDIT_RETENTION" envDefault:"365d"`
-	ReapIntervalText    string   `env:"KEYWARD_REAP_INTERVAL" envDefault:"5m"`
-	ProviderTimeoutText string   `env:"KEYWARD_PROVIDER_TIMEOUT" envDefault:"15s"`
-	ProviderRetries     int      `env:"KEYWARD_PROVIDER_RETRIES" envDefault:"3"`
+	ReadOnly            bool               `env:"KEYWARD_READ_ONLY" envDefault:"false"`
+	Tools               []string           `env:"KEYWARD_TOOLS"`
+	Confirm             policy.ConfirmMode `env:"KEYWARD_CONFIRM" envDefault:"true"`
+	AuditRetentionText  string             `env:"KEYWARD_AUDIT_RETENTION" envDefault:"365d"`
+	ReapIntervalText    string             `env:"KEYWARD_REAP_INTERVAL" envDefault:"5m"`
+	ProviderTimeoutText string             `env:"KEYWARD_PROVIDER_TIMEOUT" envDefault:"15s"`
+	ProviderRetries     int                `env:"KEYWARD_PROVIDER_RETRIES" envDefault:"3"`
 
 	Addr            string   `env:"KEYWARD_ADDR" envDefault:"127.0.0.1:8377"`
 	HTTPToken       string   `env:"KEYWARD_HTTP_TOKEN"`
@@ -108,7 +108,9 @@ func Load() (*Config, error) { return LoadFrom(nil) }
 // LoadFrom reads the given variables (nil: the process environment); tests use it.
 func LoadFrom(environ map[string]string) (*Config, error) {
 	var c Config
-	opts := env.Options{}
+	opts := env.Options{FuncMap: map[reflect.Type]env.ParserFunc{
+		reflect.TypeFor[policy.ConfirmMode](): func(v string) (any, error) { return policy.ParseConfirmMode(v) },
+	}}
 	if environ != nil {
 		opts.Environment = environ
 	}
@@ -265,6 +267,10 @@ func nameVariables(err error) error {
 			out = append(out, e)
 			continue
 		}
+		if _, custom := customTypes[pe.Type]; custom {
+			out = append(out, pe.Err) // its parser's message names the variable
+			continue
+		}
 		what := "a whole number"
 		if pe.Type.Kind() == reflect.Bool {
 			what = "true or false"
@@ -273,6 +279,9 @@ func nameVariables(err error) error {
 	}
 	return errors.Join(out...)
 }
+
+// customTypes are parsed by the FuncMap in LoadFrom, whose errors are sentences.
+var customTypes = map[reflect.Type]struct{}{reflect.TypeFor[policy.ConfirmMode](): {}}
 
 func trimAll(in []string) []string {
 	var out []string

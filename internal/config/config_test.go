@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 	assert.False(t, c.AllowNoExpiry)
 	assert.False(t, c.AllowFullAccess)
 	assert.False(t, c.ReadOnly)
-	assert.True(t, c.Confirm)
+	assert.Equal(t, policy.ConfirmAsk, c.Confirm)
 	assert.Equal(t, "127.0.0.1:8377", c.Addr)
 	assert.Empty(t, c.HTTPToken)
 	assert.Equal(t, 1000, c.MaxSessions)
@@ -122,7 +122,7 @@ func TestParsedValues(t *testing.T) {
 	assert.True(t, c.AllowNoExpiry)
 	assert.True(t, c.AllowFullAccess)
 	assert.True(t, c.ReadOnly)
-	assert.False(t, c.Confirm)
+	assert.Equal(t, policy.ConfirmOff, c.Confirm)
 	assert.Equal(t, []string{"deploy", "billing:read", "logs.read"}, c.LocalScopes)
 	assert.Equal(t, 5, c.LocalMaxKeys)
 	assert.Equal(t, []string{"list_keys", "get_key"}, c.Tools)
@@ -260,4 +260,16 @@ func TestPerProviderMap(t *testing.T) {
 	p := PerProvider{Vast: []string{" a ", "", "b"}, Lium: []string{" "}}
 	assert.Equal(t, map[string][]string{"vast": {"a", "b"}}, p.Map())
 	assert.Empty(t, PerProvider{}.Map())
+}
+
+func TestConfirmModes(t *testing.T) {
+	for v, want := range map[string]policy.ConfirmMode{"true": policy.ConfirmAsk, "false": policy.ConfirmOff, "required": policy.ConfirmRequired, "REQUIRED": policy.ConfirmRequired} {
+		c, err := LoadFrom(map[string]string{"KEYWARD_DB": "/tmp/x.db", "KEYWARD_CONFIRM": v})
+		require.NoError(t, err, v)
+		assert.Equal(t, want, c.Confirm, v)
+	}
+	_, err := LoadFrom(map[string]string{"KEYWARD_DB": "/tmp/x.db", "KEYWARD_CONFIRM": "sometimes"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `KEYWARD_CONFIRM="sometimes"`)
+	assert.Contains(t, err.Error(), "required")
 }

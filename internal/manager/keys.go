@@ -2,12 +2,14 @@ package manager
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/policy"
@@ -21,9 +23,10 @@ const MaxNameLen = 100
 type SecretResult struct {
 	KeyView
 	Delivery
-	ReplacedKeyID string     `json:"replaced_key_id,omitempty"`
-	OldValidUntil *time.Time `json:"old_secret_valid_until,omitempty"`
-	Notes         []string   `json:"notes,omitempty"`
+	ReplacedKeyID string       `json:"replaced_key_id,omitempty"`
+	OldValidUntil *time.Time   `json:"old_secret_valid_until,omitempty"`
+	Confirmation  Confirmation `json:"confirmation,omitempty"`
+	Notes         []string     `json:"notes,omitempty"`
 }
 
 // CreateArgs are create_key's arguments.
@@ -34,17 +37,32 @@ type CreateArgs struct {
 	ExpiresIn string
 }
 
-func checkName(name string) (string, error) {
+// CheckName trims a key name and refuses what would mislead a person reading
+// it: control characters (newlines forge rows in a terminal table, escape
+// sequences drive the terminal) and invisible or bidirectional format
+// characters (U+202E shows "exe.gnp" as "png.exe"; U+200B hides in plain sight).
+func CheckName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
 		return "", errors.New("name is empty; give the key a name that says what it is for, e.g. \"ci-deploy-read\"")
 	case len(name) > MaxNameLen:
-		return "", fmt.Errorf("name is %d characters long; use at most %d", len(name), MaxNameLen)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", errors.New("name contains control characters; use letters, digits, spaces and punctuation")
+		return "", fmt.Errorf("name is %d bytes long; use at most %d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return "", errors.New("name is not valid UTF-8; use letters, digits, spaces and punctuation")
+	}
+	if i := strings.IndexFunc(name, invisible); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return "", fmt.Errorf("name contains the invisible or control character U+%04X at byte %d; use letters, digits, spaces and punctuation", r, i)
 	}
 	return name, nil
+}
+
+// invisible: control characters, format characters (bidirectional
+// controls, zero-width spaces, the byte-order mark), line and paragraph
+// separators and private-use characters.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co)
 }
 
 func keyIDArg(id string) (string, error) {
@@ -70,13 +88,13 @@ func (m *Manager) managing(name string) (provider.Provider, error) {
 
 // CreateKey mints a key with least-privilege defaults and delivers its secret.
 func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult, err error) {
-	rec := audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name}
-	defer func() { m.record(ctx, rec, err) }()
+	c := m.begin(ctx, audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name})
+	defer func() { c.end(err) }()
 
-	if a.Name, err = checkName(a.Name); err != nil {
+	if a.Name, err = CheckName(a.Name); err != nil {
 		return res, err
 	}
-	rec.KeyName = a.Name
+	c.rec.KeyName = a.Name
 	p, err := m.managing(a.Provider)
 	if err != nil {
 		return res, err
@@ -85,37 +103,24 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 	if err != nil {
 		return res, err
 	}
-	rec.ScopesAfter = nonNil(sd.Scopes)
+	c.rec.ScopesAfter = nonNil(sd.Scopes)
 	now := m.now()
 	exp, err := m.opts.Policy.ExpiryForCreate(p, now, a.ExpiresIn)
 	if err != nil {
 		return res, err
 	}
-	rec.ExpiresAt = exp.Deadline
+	c.rec.ExpiresAt = exp.Deadline
 	if w := writeScopes(p, sd.Scopes); len(w) > 0 || !p.Capabilities().Scopes {
 		msg := fmt.Sprintf("Create key %q on %s with %s, expiring %s?", a.Name, p.Title(), describeScopes(p, sd.Scopes), fmtTime(exp.Deadline))
-		if err = m.confirm(ctx, msg); err != nil {
+		if err = c.confirm(msg); err != nil {
 			return res, err
 		}
 	}
-	if err = m.checkDelivery(); err != nil {
-		return res, err
-	}
-	created, err := p.Create(ctx, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream})
+	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream}, exp, nil)
 	if err != nil {
-		return res, err
-	}
-	rec.KeyID = created.Key.ID
-	res, err = m.finishNewKey(ctx, p, created, exp)
-	if err != nil {
-		// The secret could not be delivered: an unusable key is worse than none.
-		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr != nil {
-			err = fmt.Errorf("%v; the new key %s could not be revoked either (%v): revoke it with revoke_key", err, created.Key.ID, rerr)
-		} else {
-			err = fmt.Errorf("%v; the new key was revoked again, so nothing is left behind", err)
-		}
 		return SecretResult{}, err
 	}
+	res.Confirmation = c.confirmation()
 	if sd.Defaulted {
 		res.Notes = append(res.Notes, fmt.Sprintf("no scopes given: the minimal default %s was applied (list_scopes shows the others)", strings.Join(sd.Scopes, ", ")))
 	}
@@ -125,25 +130,77 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 	if !p.Capabilities().Scopes {
 		res.Notes = append(res.Notes, p.Title()+" keys have no scopes: this key has full access to the account")
 	}
+	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
 }
 
-// finishNewKey delivers a new secret and records what keyward must remember.
-func (m *Manager) finishNewKey(ctx context.Context, p provider.Provider, c provider.Created, exp policy.Expiry) (SecretResult, error) {
-	d, notes, err := m.deliver(ctx, p, c)
+// mint runs one create as a recoverable unit: journal the intent, create
+// upstream, deliver the secret, then record the key, the audit record and the
+// end of the intent in one transaction. If anything fails after the key
+// exists, the key is revoked again; if even that fails, the intent stays and
+// Reconcile finishes the job. born is the start of the key's life when it
+// replaces another key (nil: now).
+func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req provider.CreateRequest, exp policy.Expiry, born *time.Time) (SecretResult, error) {
+	if err := m.checkDelivery(); err != nil {
+		return SecretResult{}, err
+	}
+	in, err := m.beginCreate(ctx, p, req.Name, c.rec.Tool)
 	if err != nil {
 		return SecretResult{}, err
 	}
-	mk := managedKey{provider: p.Name(), keyID: c.Key.ID, name: c.Key.Name, secretFile: d.SecretFile, createdBy: callerFrom(ctx).ClientName}
+	req.RequestID = in.id
+	created, err := p.Create(ctx, req)
+	if err != nil {
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.Changed == provider.ChangedUnknown {
+			// The key may exist upstream: the intent stays, and Reconcile
+			// revokes whatever the create made.
+			return SecretResult{}, fmt.Errorf("%w; if the key was made anyway, keyward revokes it at its next check", err)
+		}
+		m.dropIntent(ctx, in)
+		return SecretResult{}, err
+	}
+	c.rec.KeyID = created.Key.ID
+	m.noteKey(ctx, in, created.Key.ID)
+
+	undo := func(cause error) error {
+		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
+			return fmt.Errorf("%w; the new key %s could not be revoked either (%v): keyward retries at its next check, or revoke it with revoke_key", cause, created.Key.ID, rerr)
+		}
+		m.dropIntent(ctx, in)
+		return fmt.Errorf("%w; the new key was revoked again, so nothing is left behind", cause)
+	}
+
+	d, notes, err := m.deliver(ctx, p, created)
+	if err != nil {
+		return SecretResult{}, undo(err)
+	}
+	m.noteFile(ctx, in, d.SecretFile)
+	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.SecretFile,
+		createdBy: callerFrom(ctx).ClientName, bornAt: born}
 	if exp.Enforced {
 		mk.expiresAt = exp.Deadline
 	}
-	if mk.expiresAt != nil || mk.secretFile != "" {
-		if err := m.saveManaged(ctx, mk); err != nil {
-			return SecretResult{}, fmt.Errorf("recording the new key in the state file failed: %v", err)
-		}
+	if mk.bornAt == nil {
+		t := m.now().UTC().Truncate(time.Millisecond)
+		mk.bornAt = &t
 	}
-	return SecretResult{KeyView: view(p, c.Key, &mk), Delivery: d, Notes: notes}, nil
+	err = m.opts.Store.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		if err := m.saveManagedIn(ctx, tx, mk); err != nil {
+			return err
+		}
+		if err := c.recordIn(tx); err != nil {
+			return err
+		}
+		return endIntent(ctx, tx, in)
+	})
+	if err != nil {
+		if _, rmErr := m.removeSecretFile(d.SecretFile); rmErr != nil {
+			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.SecretFile, "err", rmErr)
+		}
+		return SecretResult{}, undo(fmt.Errorf("recording the new key in the state file failed (%v)", err))
+	}
+	return SecretResult{KeyView: view(p, created.Key, &mk), Delivery: d, Notes: notes}, nil
 }
 
 // UpdateArgs are update_key's arguments; nil or empty fields stay unchanged.
@@ -153,14 +210,87 @@ type UpdateArgs struct {
 	Name      *string
 	Scopes    []string
 	ExpiresIn string
-	Reissue   bool
 }
 
-// UpdateKey renames, re-scopes or changes the expiry of a key, in place where
-// the platform can and by re-issue (with consent) where it cannot.
+// live loads a key that may still be changed: it exists, and it has not
+// passed its deadline (an expired key is final).
+func (m *Manager) live(ctx context.Context, c *call, p provider.Provider, keyID string) (provider.Key, *managedKey, *time.Time, error) {
+	cur, err := p.Get(ctx, keyID)
+	if err != nil {
+		return cur, nil, nil, err
+	}
+	mk, err := m.managed(ctx, p.Name(), cur.ID)
+	if err != nil {
+		return cur, nil, nil, err
+	}
+	c.rec.KeyName, c.rec.ScopesBefore = cur.Name, nonNil(cur.Scopes)
+	deadline := view(p, cur, mk).ExpiresAt
+	if err := policy.Final(cur.ID, m.now(), deadline); err != nil {
+		return cur, mk, deadline, err
+	}
+	return cur, mk, deadline, nil
+}
+
+// planned is what a change to a key would make of it.
+type planned struct {
+	name      string
+	scopes    []string
+	exp       policy.Expiry
+	expChange bool
+	req       provider.UpdateRequest
+	inPlace   bool
+	reissueOf []string // what only a re-issue can change
+}
+
+// plan checks update_key's and reissue_key's arguments against the policy.
+func (m *Manager) plan(p provider.Provider, cur provider.Key, mk *managedKey, deadline *time.Time, name *string, scopes []string, expiresIn string) (planned, error) {
+	caps := p.Capabilities()
+	now := m.now()
+	pl := planned{name: cur.Name, scopes: cur.Scopes, exp: m.opts.Policy.Keep(p, now, deadline)}
+	var err error
+	if name != nil {
+		if pl.name, err = CheckName(*name); err != nil {
+			return pl, err
+		}
+		if caps.Rename {
+			pl.req.Name, pl.inPlace = &pl.name, true
+		} else if pl.name != cur.Name {
+			pl.reissueOf = append(pl.reissueOf, "its name")
+		}
+	}
+	if scopes != nil {
+		if pl.scopes, err = m.opts.Policy.ScopesForUpdate(p, cur.Scopes, scopes); err != nil {
+			return pl, err
+		}
+		if caps.ScopesMutable {
+			pl.req.Scopes, pl.inPlace = pl.scopes, true
+		} else if !slices.Equal(pl.scopes, sortedCopy(cur.Scopes)) {
+			pl.reissueOf = append(pl.reissueOf, "its scopes")
+		}
+	}
+	if strings.TrimSpace(expiresIn) != "" {
+		if pl.exp, err = m.opts.Policy.ExpiryForUpdate(p, now, bornOf(cur, mk), deadline, expiresIn); err != nil {
+			return pl, err
+		}
+		pl.expChange = true
+		switch {
+		case caps.ExpiryMutable:
+			pl.req.SetExpiry, pl.req.ExpiresAt, pl.inPlace = true, pl.exp.Upstream, true
+		case caps.Expiry == provider.ExpiryNone:
+			// keyward keeps this deadline itself; nothing to send upstream.
+		default:
+			pl.reissueOf = append(pl.reissueOf, "its expiry")
+		}
+	}
+	return pl, nil
+}
+
+// UpdateKey renames, re-scopes or changes the expiry of a key in place. It
+// never revokes anything: what a platform cannot change in place needs
+// ReissueKey, which is destructive and says so.
 func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult, err error) {
-	rec := audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}
-	defer func() { m.record(ctx, rec, err) }()
+	c := m.begin(ctx, audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	defer func() { c.end(err) }()
 
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
@@ -172,153 +302,131 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 	if err != nil {
 		return res, err
 	}
-	cur, err := p.Get(ctx, a.KeyID)
+	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
 	if err != nil {
 		return res, err
 	}
-	mk, err := m.managed(ctx, p.Name(), cur.ID)
+	pl, err := m.plan(p, cur, mk, deadline, a.Name, a.Scopes, a.ExpiresIn)
 	if err != nil {
 		return res, err
 	}
-	rec.KeyName, rec.ScopesBefore = cur.Name, nonNil(cur.Scopes)
-	caps := p.Capabilities()
-	now := m.now()
-
-	var (
-		req       provider.UpdateRequest
-		inPlace   bool
-		reissueOf []string // what only a re-issue can change
-		newName   = cur.Name
-		newScopes = cur.Scopes
-		exp       = m.opts.Policy.Keep(p, now, view(p, cur, mk).ExpiresAt)
-		expChange bool
-	)
-	if a.Name != nil {
-		if newName, err = checkName(*a.Name); err != nil {
-			return res, err
-		}
-		if caps.Rename {
-			req.Name, inPlace = &newName, true
-		} else {
-			reissueOf = append(reissueOf, "its name")
-		}
+	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(pl.scopes), pl.exp.Deadline
+	if len(pl.reissueOf) > 0 {
+		return res, provider.Unsupported(p.Name(), "%s cannot change %s in place; reissue_key replaces the key with a new one that has the new settings (new id and secret, same or shorter life) and revokes this one", p.Title(), strings.Join(pl.reissueOf, " or "))
 	}
-	if a.Scopes != nil {
-		if newScopes, err = m.opts.Policy.ScopesForUpdate(p, cur.Scopes, a.Scopes); err != nil {
-			return res, err
-		}
-		if caps.ScopesMutable {
-			req.Scopes, inPlace = newScopes, true
-		} else if !slices.Equal(newScopes, sortedCopy(cur.Scopes)) {
-			reissueOf = append(reissueOf, "its scopes")
-		}
-	}
-	rec.ScopesAfter = nonNil(newScopes)
-	if strings.TrimSpace(a.ExpiresIn) != "" {
-		if exp, err = m.opts.Policy.ExpiryForCreate(p, now, a.ExpiresIn); err != nil {
-			return res, err
-		}
-		expChange = true
-		switch {
-		case caps.ExpiryMutable:
-			req.SetExpiry, req.ExpiresAt, inPlace = true, exp.Upstream, true
-		case caps.Expiry == provider.ExpiryNone:
-			// keyward keeps this deadline itself; nothing to send upstream.
-		default:
-			reissueOf = append(reissueOf, "its expiry")
-		}
-	}
-	rec.ExpiresAt = exp.Deadline
-
-	added := added(cur.Scopes, newScopes)
-	if len(reissueOf) > 0 {
-		if !a.Reissue {
-			return res, provider.Unsupported(p.Name(), "%s cannot change %s in place; pass reissue: true to create a replacement key with the new settings (new id and secret, same or shorter life) and revoke this one", p.Title(), strings.Join(reissueOf, " or "))
-		}
-		msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), newName, describeScopes(p, newScopes), fmtTime(exp.Deadline))
-		if err = m.confirm(ctx, msg); err != nil {
-			return res, err
-		}
-		res, err = m.reissue(ctx, p, cur, mk, newName, newScopes, exp, 0)
-		if err == nil {
-			rec.Detail = "re-issued as " + res.KeyID
-		}
-		return res, err
-	}
-	if w := writeScopes(p, added); len(w) > 0 {
+	if w := writeScopes(p, added(cur.Scopes, pl.scopes)); len(w) > 0 {
 		msg := fmt.Sprintf("Give key %q (%s) on %s the write scopes %s?", cur.Name, cur.ID, p.Title(), strings.Join(w, ", "))
-		if err = m.confirm(ctx, msg); err != nil {
+		if err = c.confirm(msg); err != nil {
 			return res, err
 		}
 	}
 	updated := cur
-	if inPlace {
-		if updated, err = p.Update(ctx, cur.ID, req); err != nil {
+	if pl.inPlace {
+		if updated, err = p.Update(ctx, cur.ID, pl.req); err != nil {
 			return res, err
 		}
 	}
-	if expChange && (exp.Enforced || (mk != nil && mk.expiresAt != nil)) {
+	if pl.expChange && (pl.exp.Enforced || (mk != nil && mk.expiresAt != nil)) {
 		if mk == nil {
-			mk = &managedKey{provider: p.Name(), keyID: cur.ID, createdBy: callerFrom(ctx).ClientName}
+			mk = &managedKey{provider: p.Name(), keyID: cur.ID, createdBy: callerFrom(ctx).ClientName, bornAt: bornOf(cur, nil)}
 		}
 		mk.name, mk.expiresAt = updated.Name, nil
-		if exp.Enforced {
-			mk.expiresAt = exp.Deadline
+		if pl.exp.Enforced {
+			mk.expiresAt = pl.exp.Deadline
 		}
 		if err = m.saveManaged(ctx, *mk); err != nil {
-			return res, fmt.Errorf("recording the new deadline failed: %v", err)
+			return res, fmt.Errorf("recording the new deadline failed: %w", err)
 		}
 	}
 	res.KeyView = view(p, updated, mk)
-	if exp.Note != "" && expChange {
-		res.Notes = append(res.Notes, exp.Note)
+	res.Confirmation = c.confirmation()
+	if pl.exp.Note != "" && pl.expChange {
+		res.Notes = append(res.Notes, pl.exp.Note)
 	}
+	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
+}
+
+// ReissueArgs are reissue_key's arguments; nil or empty fields are kept from the old key.
+type ReissueArgs = UpdateArgs
+
+// ReissueKey replaces a key with a new one (new id and secret) with the given
+// settings, then revokes the old one. The replacement keeps the old key's
+// deadline unless a shorter one is asked for, and inherits its life: it can
+// never be renewed past the original's creation + KEYWARD_MAX_TTL.
+func (m *Manager) ReissueKey(ctx context.Context, a ReissueArgs) (res SecretResult, err error) {
+	c := m.begin(ctx, audit.Record{Tool: "reissue_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	defer func() { c.end(err) }()
+
+	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
+		return res, err
+	}
+	p, err := m.managing(a.Provider)
+	if err != nil {
+		return res, err
+	}
+	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
+	if err != nil {
+		return res, err
+	}
+	pl, err := m.plan(p, cur, mk, deadline, a.Name, a.Scopes, a.ExpiresIn)
+	if err != nil {
+		return res, err
+	}
+	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(pl.scopes), pl.exp.Deadline
+	msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), fmtTime(pl.exp.Deadline))
+	if err = c.confirm(msg); err != nil {
+		return res, err
+	}
+	return m.reissue(ctx, c, p, cur, mk, pl.name, pl.scopes, pl.exp, 0)
 }
 
 // reissue creates a twin with the given settings, delivers its secret and
 // revokes the old key (after grace, by the reaper, when grace > 0).
-func (m *Manager) reissue(ctx context.Context, p provider.Provider, old provider.Key, oldMK *managedKey, name string, scopes []string, exp policy.Expiry, grace time.Duration) (SecretResult, error) {
-	if err := m.checkDelivery(); err != nil {
-		return SecretResult{}, err
-	}
-	created, err := p.Create(ctx, provider.CreateRequest{Name: name, Scopes: scopes, ExpiresAt: exp.Upstream})
+func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, name string, scopes []string, exp policy.Expiry, grace time.Duration) (SecretResult, error) {
+	c.rec.Detail = "replaced by a new key"
+	res, err := m.mint(ctx, c, p, provider.CreateRequest{Name: name, Scopes: scopes, ExpiresAt: exp.Upstream}, exp, bornOf(old, oldMK))
 	if err != nil {
 		return SecretResult{}, fmt.Errorf("creating the replacement failed, the old key is untouched: %w", err)
 	}
-	res, err := m.finishNewKey(ctx, p, created, exp)
-	if err != nil {
-		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr == nil {
-			err = fmt.Errorf("%v; the replacement was revoked again and the old key is untouched", err)
-		}
-		return SecretResult{}, err
-	}
 	res.ReplacedKeyID = old.ID
+	res.Confirmation = c.confirmation()
+	res.Notes = append(res.Notes, c.notes...)
 	if exp.Note != "" {
 		res.Notes = append(res.Notes, exp.Note)
 	}
+	// The replacement is recorded; what follows is about the old key, which
+	// gets an audit record of its own.
+	oldRec := audit.Record{Tool: c.rec.Tool, Provider: p.Name(), KeyID: old.ID, KeyName: old.Name, ScopesBefore: nonNil(old.Scopes),
+		Confirmation: string(c.confirmation())}
 	if grace > 0 {
 		until := m.now().Add(grace).UTC().Truncate(time.Second)
 		mk := managedKey{provider: p.Name(), keyID: old.ID, name: old.Name, expiresAt: &until}
 		if oldMK != nil {
-			mk.secretFile, mk.createdBy = oldMK.secretFile, oldMK.createdBy
+			mk.secretFile, mk.createdBy, mk.bornAt = oldMK.secretFile, oldMK.createdBy, oldMK.bornAt
 			if oldMK.expiresAt != nil && oldMK.expiresAt.Before(until) {
 				mk.expiresAt = oldMK.expiresAt
 			}
 		}
+		oldRec.ExpiresAt, oldRec.Detail = mk.expiresAt, "replaced by "+res.KeyID+"; revoked by keyward when its grace ends"
 		if err := m.saveManaged(ctx, mk); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("the old key %s could not be scheduled for revocation (%v): revoke it with revoke_key", old.ID, err))
+			m.record(ctx, oldRec, err)
 			return res, nil
 		}
+		m.record(ctx, oldRec, nil)
 		res.OldValidUntil = mk.expiresAt
 		res.Notes = append(res.Notes, fmt.Sprintf("the old key %s keeps working until %s, then keyward revokes it", old.ID, fmtTime(mk.expiresAt)))
 		return res, nil
 	}
+	oldRec.Detail = "revoked: replaced by " + res.KeyID
 	if err := p.Revoke(context.WithoutCancel(ctx), old.ID); err != nil && !provider.IsKind(err, provider.KindNotFound) {
 		res.Notes = append(res.Notes, fmt.Sprintf("the old key %s could NOT be revoked (%v): revoke it with revoke_key", old.ID, err))
+		m.record(ctx, oldRec, err)
 		return res, nil
 	}
 	m.dropManaged(ctx, p.Name(), old.ID, oldMK, &res.Notes)
+	m.record(ctx, oldRec, nil)
 	res.Notes = append(res.Notes, fmt.Sprintf("the old key %s was revoked", old.ID))
 	return res, nil
 }
@@ -342,9 +450,8 @@ func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, m
 
 // SetKeyActive enables or disables a key without deleting it.
 func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, active bool) (res SecretResult, err error) {
-	tool := "set_key_active"
-	rec := audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)}
-	defer func() { m.record(ctx, rec, err) }()
+	c := m.begin(ctx, audit.Record{Tool: "set_key_active", Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)})
+	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
@@ -355,11 +462,15 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 	if !p.Capabilities().Toggle {
 		return res, provider.Unsupported(p.Name(), "%s keys cannot be enabled or disabled; revoke_key removes a key for good", p.Title())
 	}
-	k, err := p.SetActive(ctx, keyID, active)
+	cur, _, _, err := m.live(ctx, c, p, keyID)
 	if err != nil {
 		return res, err
 	}
-	rec.KeyName, rec.ScopesBefore, rec.ScopesAfter = k.Name, nonNil(k.Scopes), nonNil(k.Scopes)
+	k, err := p.SetActive(ctx, cur.ID, active)
+	if err != nil {
+		return res, err
+	}
+	c.rec.KeyName, c.rec.ScopesBefore, c.rec.ScopesAfter = k.Name, nonNil(k.Scopes), nonNil(k.Scopes)
 	res.KeyView = m.view1(ctx, p, k)
 	return res, nil
 }
@@ -374,39 +485,34 @@ type RotateArgs struct {
 // RotateKey gives a key a new secret with the same scopes and the same
 // deadline; the old secret may keep working for a grace period.
 func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult, err error) {
-	rec := audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}
-	defer func() { m.record(ctx, rec, err) }()
+	c := m.begin(ctx, audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	defer func() { c.end(err) }()
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
 	}
 	var grace time.Duration
 	if g := strings.TrimSpace(a.Grace); g != "" && g != "0" {
 		if grace, err = policy.ParseDuration(g); err != nil {
-			return res, fmt.Errorf("grace: %v", err)
+			return res, fmt.Errorf("grace: %w", err)
 		}
 		if grace > MaxGrace {
-			return res, fmt.Errorf("grace %s is longer than the maximum of %s; the old secret should stop soon after the new one is in place", g, policy.FormatDuration(MaxGrace))
+			return res, fmt.Errorf("grace %s is longer than the maximum of %s; the old secret should stop soon after the new one is in place", policy.FormatDuration(grace), policy.FormatDuration(MaxGrace))
 		}
 	}
 	p, err := m.managing(a.Provider)
 	if err != nil {
 		return res, err
 	}
-	cur, err := p.Get(ctx, a.KeyID)
+	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
 	if err != nil {
 		return res, err
 	}
-	mk, err := m.managed(ctx, p.Name(), cur.ID)
-	if err != nil {
-		return res, err
-	}
-	deadline := view(p, cur, mk).ExpiresAt
-	rec.KeyName, rec.ScopesBefore, rec.ScopesAfter, rec.ExpiresAt = cur.Name, nonNil(cur.Scopes), nonNil(cur.Scopes), deadline
+	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(cur.Scopes), deadline
 	stop := "at once"
 	if grace > 0 {
 		stop = "after a grace of " + policy.FormatDuration(grace)
 	}
-	if err = m.confirm(ctx, fmt.Sprintf("Rotate key %q (%s) on %s, with %s? A new secret is issued and the old one stops working %s.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes), stop)); err != nil {
+	if err = c.confirm(fmt.Sprintf("Rotate key %q (%s) on %s, with %s? A new secret is issued and the old one stops working %s.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes), stop)); err != nil {
 		return res, err
 	}
 	caps := p.Capabilities()
@@ -422,8 +528,8 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 		if mk != nil {
 			previous = mk.secretFile
 		}
-		if res, err = m.finishNewKey(ctx, p, created, policy.Expiry{Deadline: deadline, Enforced: mk != nil && mk.expiresAt != nil}); err != nil {
-			return res, fmt.Errorf("the key was rotated but its new secret could not be delivered (%v); rotate it again once that is fixed", err)
+		if res, err = m.finishRotation(ctx, p, created, mk, deadline); err != nil {
+			return res, fmt.Errorf("the key was rotated but its new secret could not be delivered (%w); rotate it again once that is fixed", err)
 		}
 		if previous != "" && previous != res.SecretFile {
 			if removed, rmErr := m.removeSecretFile(previous); rmErr == nil && removed != "" {
@@ -435,33 +541,56 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 			res.OldValidUntil = &until
 			res.Notes = append(res.Notes, "the old secret keeps working until "+fmtTime(&until))
 		}
+		res.Confirmation = c.confirmation()
+		res.Notes = append(res.Notes, c.notes...)
 		return res, nil
 	}
 	// No native rotation (or none with grace): a twin with the same settings
 	// and deadline, then the old key goes — after the grace, if any.
 	exp := m.opts.Policy.Keep(p, m.now(), deadline)
-	res, err = m.reissue(ctx, p, cur, mk, cur.Name, cur.Scopes, exp, grace)
+	res, err = m.reissue(ctx, c, p, cur, mk, cur.Name, cur.Scopes, exp, grace)
 	if err == nil {
-		rec.Detail = "rotated by re-issue as " + res.KeyID
+		c.rec.Detail = "rotated by re-issue as " + res.KeyID
 		res.Notes = append(res.Notes, p.Title()+" has no rotation of its own, so keyward created a replacement key with the same name, scopes and deadline")
 	}
 	return res, err
 }
 
-// RevokeResult answers revoke_key.
-type RevokeResult struct {
-	Provider          string   `json:"provider"`
-	KeyID             string   `json:"key_id"`
-	Name              string   `json:"name"`
-	Revoked           bool     `json:"revoked"`
-	SecretFileRemoved string   `json:"secret_file_removed,omitempty"`
-	Notes             []string `json:"notes,omitempty"`
+// finishRotation delivers a rotated key's new secret and updates keyward's record.
+func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, created provider.Created, mk *managedKey, deadline *time.Time) (SecretResult, error) {
+	d, notes, err := m.deliver(ctx, p, created)
+	if err != nil {
+		return SecretResult{}, err
+	}
+	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.SecretFile, createdBy: callerFrom(ctx).ClientName}
+	if mk != nil {
+		next.createdBy, next.bornAt, next.expiresAt = mk.createdBy, mk.bornAt, mk.expiresAt
+	}
+	if next.bornAt == nil {
+		next.bornAt = bornOf(created.Key, mk)
+	}
+	if err := m.saveManaged(ctx, next); err != nil {
+		return SecretResult{}, fmt.Errorf("recording the rotated key in the state file failed: %w", err)
+	}
+	return SecretResult{KeyView: view(p, created.Key, &next), Delivery: d, Notes: notes}, nil
 }
 
-// RevokeKey deletes a key for good.
+// RevokeResult answers revoke_key.
+type RevokeResult struct {
+	Provider          string       `json:"provider"`
+	KeyID             string       `json:"key_id"`
+	Name              string       `json:"name"`
+	Revoked           bool         `json:"revoked"`
+	SecretFileRemoved string       `json:"secret_file_removed,omitempty"`
+	Confirmation      Confirmation `json:"confirmation,omitempty"`
+	Notes             []string     `json:"notes,omitempty"`
+}
+
+// RevokeKey deletes a key for good. An expired key may be revoked too: that
+// only makes it more final.
 func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (res RevokeResult, err error) {
-	rec := audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID}
-	defer func() { m.record(ctx, rec, err) }()
+	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID})
+	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
@@ -473,16 +602,17 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	if err != nil {
 		return res, err
 	}
-	rec.KeyName, rec.ScopesBefore = cur.Name, nonNil(cur.Scopes)
-	if err = m.confirm(ctx, fmt.Sprintf("Revoke key %q (%s) on %s, with %s? It stops working at once and cannot be restored.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes))); err != nil {
+	c.rec.KeyName, c.rec.ScopesBefore = cur.Name, nonNil(cur.Scopes)
+	if err = c.confirm(fmt.Sprintf("Revoke key %q (%s) on %s, with %s? It stops working at once and cannot be restored.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes))); err != nil {
 		return res, err
 	}
 	if err = p.Revoke(ctx, cur.ID); err != nil {
 		return res, err
 	}
 	mk, _ := m.managed(ctx, p.Name(), cur.ID)
-	res = RevokeResult{Provider: p.Name(), KeyID: cur.ID, Name: cur.Name, Revoked: true}
+	res = RevokeResult{Provider: p.Name(), KeyID: cur.ID, Name: cur.Name, Revoked: true, Confirmation: c.confirmation()}
 	res.SecretFileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
+	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
 }
 

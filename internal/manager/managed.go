@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -18,20 +19,23 @@ type managedKey struct {
 	expiresAt  *time.Time
 	secretFile string
 	createdBy  string
+	recordedAt time.Time  // when keyward first recorded the key
+	bornAt     *time.Time // the start of the key's life, kept across re-issues
 }
 
 func (m *Manager) managed(ctx context.Context, providerName, keyID string) (*managedKey, error) {
 	mk := managedKey{provider: providerName, keyID: keyID}
-	var exp sql.NullInt64
-	err := m.opts.Store.DB().QueryRowContext(ctx, `SELECT name, expires_at, secret_file, created_by FROM managed_keys WHERE provider = ? AND key_id = ?`, providerName, keyID).
-		Scan(&mk.name, &exp, &mk.secretFile, &mk.createdBy)
+	var exp, born sql.NullInt64
+	var recorded int64
+	err := m.opts.Store.DB().QueryRowContext(ctx, `SELECT name, expires_at, secret_file, created_by, created_at, born_at FROM managed_keys WHERE provider = ? AND key_id = ?`, providerName, keyID).
+		Scan(&mk.name, &exp, &mk.secretFile, &mk.createdBy, &recorded, &born)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	mk.expiresAt = store.FromMillis(exp)
+	mk.expiresAt, mk.bornAt, mk.recordedAt = store.FromMillis(exp), store.FromMillis(born), time.UnixMilli(recorded).UTC()
 	return &mk, nil
 }
 
@@ -56,11 +60,40 @@ func (m *Manager) managedAll(ctx context.Context, providerName string) (map[stri
 }
 
 func (m *Manager) saveManaged(ctx context.Context, mk managedKey) error {
-	_, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	return m.saveManagedIn(context.WithoutCancel(ctx), m.opts.Store.DB(), mk)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (m *Manager) saveManagedIn(ctx context.Context, db execer, mk managedKey) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, key_id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, secret_file = excluded.secret_file`,
-		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli())
+		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli(), store.Millis(mk.bornAt))
 	return err
+}
+
+// bornOf is when a key's life began, as far as anyone knows: the earliest of
+// the platform's creation time and keyward's records (a replacement inherits
+// its original's). nil when neither knows.
+func bornOf(k provider.Key, mk *managedKey) *time.Time {
+	var out *time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (out == nil || t.Before(*out)) {
+			t := t.UTC()
+			out = &t
+		}
+	}
+	consider(k.CreatedAt)
+	if mk != nil {
+		if mk.bornAt != nil {
+			consider(*mk.bornAt)
+		}
+		consider(mk.recordedAt)
+	}
+	return out
 }
 
 func (m *Manager) forgetManaged(ctx context.Context, providerName, keyID string) error {

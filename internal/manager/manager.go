@@ -83,7 +83,7 @@ type Options struct {
 	Audit      *audit.Log
 	Reveal     secret.Mode
 	SecretsDir string
-	Confirm    bool // ask the human before destructive or write-scoped actions
+	Confirm    policy.ConfirmMode // ask the human before destructive or write-scoped actions
 	// Unconfigured maps known but unconfigured providers to the variable that enables them.
 	Unconfigured map[string]string
 	// ToolsInForce is reported by list_providers (read-only mode, allowlist).
@@ -116,6 +116,9 @@ func New(o Options) (*Manager, error) {
 	if o.Reveal == "" {
 		o.Reveal = secret.ModeFile
 	}
+	if o.Confirm == "" {
+		o.Confirm = policy.ConfirmAsk
+	}
 	m := &Manager{providers: map[string]provider.Provider{}, opts: o, log: o.Logger, now: o.Now}
 	for _, p := range o.Providers {
 		m.providers[p.Name()] = p
@@ -126,6 +129,20 @@ func New(o Options) (*Manager, error) {
 
 // ProviderNames lists configured providers, local first.
 func (m *Manager) ProviderNames() []string { return slices.Clone(m.order) }
+
+// EnableWith names the variable that enables a known but unconfigured
+// provider; "" for any other name.
+func (m *Manager) EnableWith(name string) string { return m.opts.Unconfigured[name] }
+
+// UnconfiguredNames lists the providers keyward knows but has no credentials for, sorted.
+func (m *Manager) UnconfiguredNames() []string {
+	out := make([]string, 0, len(m.opts.Unconfigured))
+	for n := range m.opts.Unconfigured {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // provider resolves a provider name ("" → local) or says how to configure it.
 func (m *Manager) provider(name string) (provider.Provider, error) {
@@ -193,45 +210,52 @@ type declinedError struct{ msg string }
 func (e *declinedError) Error() string { return e.msg }
 func (e *declinedError) Unwrap() error { return errDeclined }
 
-// confirm asks the human when the operator wants confirmations and the client
-// can ask; otherwise it lets the call proceed (annotations mark the tool).
-func (m *Manager) confirm(ctx context.Context, message string) error {
+// Confirmation is what became of a question the rules wanted to put to the
+// human; results and audit records carry it, so an act nobody confirmed is
+// never mistaken for one somebody did.
+type Confirmation string
+
+const (
+	Confirmed   Confirmation = "confirmed"
+	Declined    Confirmation = "declined"
+	Cancelled   Confirmation = "cancelled"
+	AskFailed   Confirmation = "ask_failed"    // the question could not be shown
+	CouldNotAsk Confirmation = "could_not_ask" // the client cannot ask its human
+	NotAsked    Confirmation = "not_asked"     // the operator turned confirmations off
+)
+
+// confirm puts message to the human when the operator wants confirmations.
+// When the client cannot ask, the act proceeds (recorded as could_not_ask) or,
+// with KEYWARD_CONFIRM=required, is refused.
+func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, error) {
+	if m.opts.Confirm == policy.ConfirmOff {
+		return NotAsked, nil
+	}
 	h := humanFrom(ctx)
-	if !m.opts.Confirm || h == nil {
-		return nil
+	if h == nil {
+		if m.opts.Confirm == policy.ConfirmRequired {
+			return CouldNotAsk, &policy.Refusal{
+				Reason:  "this needs the human's confirmation, and this client cannot ask them (it has no elicitation support), so nothing was changed; ask the human to do it with a client that can ask, or to change the setting",
+				Setting: "KEYWARD_CONFIRM",
+			}
+		}
+		return CouldNotAsk, nil
 	}
 	d, err := h.Confirm(ctx, message)
 	if err != nil {
-		return &declinedError{msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
+		return AskFailed, &declinedError{msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
 	}
 	switch d {
 	case Accept:
-		return nil
+		return Confirmed, nil
 	case Cancel:
-		return &declinedError{msg: "the human cancelled the confirmation; nothing was changed"}
+		return Cancelled, &declinedError{msg: "the human cancelled the confirmation; nothing was changed. Do not retry unless the human asks you to"}
 	}
-	return &declinedError{msg: "the human declined; nothing was changed"}
+	return Declined, &declinedError{msg: "the human declined; nothing was changed. Do not retry unless the human asks you to"}
 }
 
-// record writes the audit record of a mutating call, deriving the outcome from err.
-func (m *Manager) record(ctx context.Context, r audit.Record, err error) {
-	c := callerFrom(ctx)
-	r.ClientName, r.ClientVersion, r.SessionID, r.Transport = c.ClientName, c.ClientVersion, c.SessionID, c.Transport
-	var refusal *policy.Refusal
-	switch {
-	case err == nil:
-		r.Outcome = audit.OutcomeOK
-	case errors.As(err, &refusal):
-		r.Outcome, r.Error = audit.OutcomeRefused, err.Error()
-	case errors.Is(err, errDeclined):
-		r.Outcome, r.Error = audit.OutcomeDeclined, err.Error()
-	default:
-		r.Outcome, r.Error = audit.OutcomeError, err.Error()
-	}
-	if werr := m.opts.Audit.Write(ctx, r); werr != nil {
-		m.log.Error("audit write failed", "tool", r.Tool, "provider", r.Provider, "key_id", r.KeyID, "err", werr)
-	}
-}
+// couldNotAskNote explains an act that went ahead unconfirmed.
+const couldNotAskNote = "nobody was asked to confirm this: the client cannot ask its human (no elicitation support); an operator can refuse such acts with KEYWARD_CONFIRM=required"
 
 func writeScopes(p provider.Provider, scopes []string) []string {
 	readOnly := map[string]bool{}

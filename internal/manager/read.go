@@ -45,7 +45,7 @@ type PolicyInfo struct {
 	AllowNoExpiry   bool     `json:"allow_no_expiry"`
 	AllowFullAccess bool     `json:"allow_full_access"`
 	Reveal          string   `json:"reveal"`
-	Confirm         bool     `json:"confirm"`
+	Confirm         string   `json:"confirm"` // true, required or false (KEYWARD_CONFIRM)
 	ReadOnly        bool     `json:"read_only"`
 	Tools           []string `json:"tools,omitempty"`
 	MaxGrace        string   `json:"max_grace"`
@@ -104,7 +104,7 @@ func (m *Manager) ListProviders() ProvidersResult {
 	res.Policy = PolicyInfo{
 		DefaultTTL: policy.FormatDuration(r.DefaultTTL), MaxTTL: policy.FormatDuration(r.MaxTTL),
 		AllowNoExpiry: r.AllowNoExpiry, AllowFullAccess: r.AllowFullAccess,
-		Reveal: string(m.opts.Reveal), Confirm: m.opts.Confirm, ReadOnly: m.opts.ReadOnly, Tools: m.opts.Tools,
+		Reveal: string(m.opts.Reveal), Confirm: string(m.opts.Confirm), ReadOnly: m.opts.ReadOnly, Tools: m.opts.Tools,
 		MaxGrace: policy.FormatDuration(MaxGrace),
 	}
 	return res

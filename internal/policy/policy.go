@@ -106,7 +106,11 @@ func (p *Policy) ScopesForCreate(prov provider.Provider, requested []string) (Sc
 		return ScopeDecision{}, nil
 	}
 	if len(requested) == 0 {
-		return ScopeDecision{Scopes: p.DefaultScopes(prov), Defaulted: true}, nil
+		def := p.DefaultScopes(prov)
+		if len(def) == 0 {
+			return ScopeDecision{}, fmt.Errorf("%s has no read-only scope to give a key by default; name the scopes the key needs (list_scopes shows them)", prov.Title())
+		}
+		return ScopeDecision{Scopes: def, Defaulted: true}, nil
 	}
 	scopes, err := p.normalize(prov, requested)
 	if err != nil {
@@ -206,6 +210,56 @@ func (p *Policy) ExpiryForCreate(prov provider.Provider, now time.Time, expiresI
 		e.Note = strings.TrimSpace(fmt.Sprintf("no expires_in given: the key expires in %s (KEYWARD_DEFAULT_TTL). %s", FormatDuration(ttl), e.Note))
 	}
 	return e, nil
+}
+
+// ExpiryForUpdate turns expires_in (counted from now) into a new deadline for
+// an existing key. KEYWARD_MAX_TTL bounds a key's whole life, not each
+// renewal: no deadline may end later than born + MaxTTL, however often the key
+// is renewed. born is when the key's life began (for a replacement, when its
+// original was created); nil when nobody knows, and then a key may only be
+// brought nearer its current deadline, never pushed past it.
+func (p *Policy) ExpiryForUpdate(prov provider.Provider, now time.Time, born, current *time.Time, expiresIn string) (Expiry, error) {
+	ttl, err := ParseExpiry(expiresIn)
+	if err != nil {
+		return Expiry{}, err
+	}
+	if err := p.checkTTL(ttl); err != nil {
+		return Expiry{}, err
+	}
+	if caps := prov.Capabilities(); ttl == Never && caps.Expiry == provider.ExpiryPresets && !slices.Contains(caps.ExpiryPresets, 0) {
+		return Expiry{}, fmt.Errorf("%s has no never-expiring keys; ask for a duration", prov.Title())
+	}
+	if ttl == Never {
+		return p.Keep(prov, now, nil), nil
+	}
+	deadline := now.Add(ttl).UTC().Truncate(time.Second)
+	switch {
+	case born != nil:
+		latest := born.Add(p.rules.MaxTTL).UTC().Truncate(time.Second)
+		if deadline.After(latest) {
+			return Expiry{}, &Refusal{
+				Reason: fmt.Sprintf("a key lives at most %s from its creation (%s), so this key may expire at %s at the latest (expires_in %s at most); for a longer life, create a new key with create_key",
+					FormatDuration(p.rules.MaxTTL), born.UTC().Format(time.RFC3339), latest.Format(time.RFC3339), FormatDuration(max(0, latest.Sub(now).Truncate(time.Minute)))),
+				Setting: "KEYWARD_MAX_TTL",
+			}
+		}
+	case current != nil && deadline.After(*current):
+		return Expiry{}, &Refusal{
+			Reason:  fmt.Sprintf("keyward cannot tell when this key was created, so it may only shorten its life, not extend it past %s; for a longer life, create a new key with create_key", current.UTC().Format(time.RFC3339)),
+			Setting: "KEYWARD_MAX_TTL",
+		}
+	}
+	return p.Keep(prov, now, &deadline), nil
+}
+
+// Final refuses any change to a key past its deadline: an expired key is as
+// final as a revoked one, so nothing may renew, enable, rotate or replace it.
+func Final(keyID string, now time.Time, deadline *time.Time) error {
+	if deadline == nil || now.Before(*deadline) {
+		return nil
+	}
+	return &Refusal{Reason: fmt.Sprintf("key %s expired at %s; an expired key is final, like a revoked one, and cannot be renewed, enabled, rotated or changed; create a new key with create_key (revoke_key removes this one)",
+		keyID, deadline.UTC().Format(time.RFC3339))}
 }
 
 func (p *Policy) checkTTL(ttl time.Duration) error {

@@ -30,6 +30,15 @@ type CreateRequest struct {
 	Name      string
 	Scopes    []string   // already defaulted and checked against the ceiling
 	ExpiresAt *time.Time // nil: no expiry (only when policy allowed it)
+	// RequestID names this create for recovery: a provider that stores it
+	// (CreatedFinder) can say later which key, if any, the create made.
+	RequestID string
+}
+
+// CreatedFinder is a provider that remembers CreateRequest.RequestID, so a
+// create interrupted before its answer was recorded can be found and undone.
+type CreatedFinder interface {
+	FindCreated(ctx context.Context, requestID string) (Key, bool, error)
 }
 
 // UpdateRequest changes only the fields that are set.

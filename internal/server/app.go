@@ -85,12 +85,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("purging old records failed; continuing", "err", err)
 	}
 
-	app.MCP = server.NewMCPServer("keyward", version.Version,
+	toolOpts, err := tools.ServerOptions(app.Manager, logger)
+	if err != nil {
+		return nil, err
+	}
+	app.MCP = server.NewMCPServer("keyward", version.Version, append(toolOpts,
 		server.WithToolCapabilities(false),
 		server.WithElicitation(),
 		server.WithInstructions(instructions),
 		server.WithToolHandlerMiddleware(limitToolCalls), // HTTP only: rate limit, shutdown drain (http_sessions.go)
-	)
+	)...)
 	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger}); err != nil {
 		return nil, err
 	}

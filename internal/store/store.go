@@ -129,6 +129,25 @@ var migrations = []string{
 		created_at   INTEGER NOT NULL,
 		PRIMARY KEY (provider, key_id)
 	);`,
+	// 2: what the human was asked; the start of a key's life across
+	// re-issues (KEYWARD_MAX_TTL bounds it); the journal of creates in flight,
+	// so a crash between create, delivery and record is undone at start-up.
+	`ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT '';
+	ALTER TABLE managed_keys ADD COLUMN born_at INTEGER;
+	ALTER TABLE local_keys ADD COLUMN request_id TEXT;
+	CREATE UNIQUE INDEX local_keys_request ON local_keys(request_id) WHERE request_id IS NOT NULL;
+	CREATE TABLE create_intents (
+		id           TEXT PRIMARY KEY,     -- also the request id sent to the provider
+		provider     TEXT NOT NULL,
+		name         TEXT NOT NULL,
+		tool         TEXT NOT NULL,
+		holder       TEXT NOT NULL,        -- host/pid/nonce of the process making the call
+		started_at   INTEGER NOT NULL,
+		heartbeat_at INTEGER NOT NULL,
+		key_id       TEXT NOT NULL DEFAULT '',
+		secret_file  TEXT NOT NULL DEFAULT '',
+		attempts     INTEGER NOT NULL DEFAULT 0
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -95,7 +95,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*Authority, error) {
 		stop:  make(chan struct{}),
 	}
 	for _, s := range o.Scopes {
-		a.vocab = append(a.vocab, provider.Scope{Name: s, ReadOnly: IsReadOnlyScope(s), Description: describe(s)})
+		a.vocab = append(a.vocab, provider.Scope{Name: s, ReadOnly: IsReadOnlyScope(s), Sensitive: IsSensitiveScope(s), Description: describe(s)})
 	}
 	conn, err := st.DB().Conn(ctx)
 	if err != nil {
@@ -116,8 +116,49 @@ func IsReadOnlyScope(s string) bool {
 	return s == "read" || strings.HasSuffix(s, ":read") || strings.HasSuffix(s, "_read") || strings.HasSuffix(s, ".read")
 }
 
+// sensitiveWords mark a scope that touches money, people, identity or keys.
+// The operator names local scopes freely, so the default ceiling cannot rely
+// on a table: any scope with one of these words as a part of its name is
+// left out of it unless the operator lists it in KEYWARD_ALLOWED_SCOPES_LOCAL.
+var sensitiveWords = map[string]bool{
+	// money
+	"billing": true, "bill": true, "bills": true, "payment": true, "payments": true, "pay": true,
+	"invoice": true, "invoices": true, "money": true, "credit": true, "credits": true, "balance": true,
+	"charge": true, "charges": true, "subscription": true, "subscriptions": true, "plan": true, "plans": true,
+	"wallet": true, "finance": true, "refund": true, "refunds": true, "payout": true, "payouts": true,
+	// power over everything
+	"admin": true, "admins": true, "administrator": true, "owner": true, "owners": true, "root": true,
+	"superuser": true, "sudo": true, "all": true, "full": true, "god": true, "master": true, "*": true,
+	// people and organisations
+	"team": true, "teams": true, "member": true, "members": true, "membership": true, "org": true,
+	"orgs": true, "organization": true, "organisation": true, "organizations": true, "organisations": true,
+	"user": true, "users": true, "account": true, "accounts": true, "role": true, "roles": true,
+	"iam": true, "sso": true, "auth": true, "permission": true, "permissions": true, "acl": true, "acls": true,
+	"invite": true, "invites": true,
+	// keys and secrets
+	"key": true, "keys": true, "apikey": true, "apikeys": true, "token": true, "tokens": true,
+	"secret": true, "secrets": true, "credential": true, "credentials": true, "password": true, "passwords": true,
+}
+
+// IsSensitiveScope: a part of the name (split at ':', '.', '_', '-', '/'),
+// lower-cased, is one of sensitiveWords; e.g. billing, admin, keys:write,
+// billing:read, team_manage.
+func IsSensitiveScope(s string) bool {
+	for _, part := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return strings.ContainsRune(":._-/", r) }) {
+		if sensitiveWords[part] {
+			return true
+		}
+	}
+	return false
+}
+
 func describe(s string) string {
-	if IsReadOnlyScope(s) {
+	switch {
+	case IsSensitiveScope(s) && IsReadOnlyScope(s):
+		return "read-only access to something sensitive (money, people or keys); above the default ceiling"
+	case IsSensitiveScope(s):
+		return "operator-defined scope touching money, people or keys; above the default ceiling"
+	case IsReadOnlyScope(s):
 		return "read-only access"
 	}
 	return "operator-defined scope"
@@ -150,16 +191,14 @@ func (a *Authority) Capabilities() provider.Capabilities {
 
 func (a *Authority) ScopeVocabulary() []provider.Scope { return slices.Clone(a.vocab) }
 
-// DefaultScopes are the vocabulary's read-only scopes, or its first scope.
+// DefaultScopes are the vocabulary's read-only scopes that are not sensitive;
+// none when it has none, so a key is never given write access by default.
 func (a *Authority) DefaultScopes() []string {
 	var out []string
 	for _, s := range a.vocab {
-		if s.ReadOnly {
+		if s.ReadOnly && !s.Sensitive {
 			out = append(out, s.Name)
 		}
-	}
-	if len(out) == 0 {
-		out = []string{a.vocab[0].Name}
 	}
 	return out
 }
@@ -285,8 +324,8 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 		if live >= a.maxKeys {
 			return provider.Errorf(provider.KindLimit, Name, "the local authority already holds %d live keys, its limit (KEYWARD_LOCAL_MAX_KEYS); revoke keys that are no longer needed with revoke_key, then retry", live)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-			id, req.Name, strings.Join(req.Scopes, " "), secret.Start(key), secret.Last4(key), ms, store.Millis(req.ExpiresAt), ms); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at, request_id) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
+			id, req.Name, strings.Join(req.Scopes, " "), secret.Start(key), secret.Last4(key), ms, store.Millis(req.ExpiresAt), ms, nullString(req.RequestID)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`, secret.Hash(key), id, ms)
@@ -298,6 +337,30 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 	a.invalidate()
 	k, err := a.Get(ctx, id)
 	return provider.Created{Key: k, Secret: key}, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// FindCreated finds the key a create with this RequestID made, revoked or not.
+func (a *Authority) FindCreated(ctx context.Context, requestID string) (provider.Key, bool, error) {
+	var id string
+	err := a.st.DB().QueryRowContext(ctx, `SELECT id FROM local_keys WHERE request_id = ?`, requestID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return provider.Key{}, false, nil
+	}
+	if err != nil {
+		return provider.Key{}, false, dbError(err)
+	}
+	k, err := a.Get(ctx, id)
+	if provider.IsKind(err, provider.KindNotFound) {
+		return provider.Key{ID: id}, true, nil // revoked already
+	}
+	return k, err == nil, err
 }
 
 func newKeyID() (string, error) {
@@ -315,19 +378,26 @@ func newKeyID() (string, error) {
 
 // mutate runs fn on a live key inside a transaction and returns the key after it.
 func (a *Authority) mutate(ctx context.Context, id string, fn func(tx *sql.Tx, now int64) error) (provider.Key, error) {
-	if err := a.change(ctx, id, fn); err != nil {
+	if err := a.change(ctx, id, false, fn); err != nil {
 		return provider.Key{}, err
 	}
 	return a.Get(ctx, id)
 }
 
 // change runs fn on a live key inside a transaction; every cached answer goes.
-func (a *Authority) change(ctx context.Context, id string, fn func(tx *sql.Tx, now int64) error) error {
+// A key past its expiry is final: only revoking it (allowExpired) may touch it,
+// so nothing can bring it back to life or past KEYWARD_LOCAL_MAX_KEYS.
+func (a *Authority) change(ctx context.Context, id string, allowExpired bool, fn func(tx *sql.Tx, now int64) error) error {
 	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := a.get(ctx, tx, id); err != nil {
+		k, err := a.get(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		return fn(tx, a.now().UnixMilli())
+		now := a.now()
+		if !allowExpired && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+			return provider.Errorf(provider.KindConflict, Name, "key %q expired at %s; an expired key is final and cannot be changed; create a new key", id, k.ExpiresAt.Format(time.RFC3339))
+		}
+		return fn(tx, now.UnixMilli())
 	})
 	a.invalidate()
 	return dbError(err)
@@ -393,7 +463,7 @@ func (a *Authority) Rotate(ctx context.Context, id string, req provider.RotateRe
 }
 
 func (a *Authority) Revoke(ctx context.Context, id string) error {
-	return a.change(ctx, id, func(tx *sql.Tx, now int64) error {
+	return a.change(ctx, id, true, func(tx *sql.Tx, now int64) error {
 		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET revoked_at = ?, active = 0, updated_at = ? WHERE id = ?`, now, now, id)
 		return err
 	})

@@ -111,8 +111,10 @@ func TestDefaultScopesFromVocabulary(t *testing.T) {
 	cases := []struct {
 		vocab, want []string
 	}{
-		{[]string{"deploy", "admin"}, []string{"deploy"}},
-		{[]string{"write", "billing:read", "logs_read", "x.read", "reader"}, []string{"billing:read", "logs_read", "x.read"}},
+		// No read-only scope: no default (a key never gets write access unasked).
+		{[]string{"deploy", "admin"}, nil},
+		// Sensitive read-only scopes (money) are no default either.
+		{[]string{"write", "billing:read", "logs_read", "x.read", "reader"}, []string{"logs_read", "x.read"}},
 		{[]string{"read"}, []string{"read"}},
 	}
 	for _, c := range cases {
@@ -334,20 +336,28 @@ func TestValidateStatuses(t *testing.T) {
 	assert.Contains(t, v.Reason, "set_key_active")
 	assert.Equal(t, c.Key.ID, v.KeyID)
 
-	// Expired wins over disabled; exactly at the deadline it is expired.
-	e.clk.Advance(time.Hour)
-	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
-	_, err = e.a.SetActive(ctx, c.Key.ID, true)
-	require.NoError(t, err)
-	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
-
-	// Extending the expiry revives it.
+	// Extending the expiry before the deadline keeps it alive.
 	later := t0.Add(2 * time.Hour)
 	_, err = e.a.Update(ctx, c.Key.ID, provider.UpdateRequest{SetExpiry: true, ExpiresAt: &later})
 	require.NoError(t, err)
+	_, err = e.a.SetActive(ctx, c.Key.ID, true)
+	require.NoError(t, err)
 	assert.Equal(t, provider.StatusValid, e.status(t, c.Secret))
-	e.clk.Advance(time.Hour - time.Millisecond)
+	e.clk.Advance(2*time.Hour - time.Millisecond)
 	assert.Equal(t, provider.StatusValid, e.status(t, c.Secret), "one millisecond before the deadline")
+
+	// Exactly at the deadline it is expired, and an expired key is final:
+	// neither enabling nor a new expiry brings it back.
+	e.clk.Advance(time.Millisecond)
+	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
+	_, err = e.a.SetActive(ctx, c.Key.ID, true)
+	assert.True(t, provider.IsKind(err, provider.KindConflict), "%v", err)
+	muchLater := t0.Add(48 * time.Hour)
+	_, err = e.a.Update(ctx, c.Key.ID, provider.UpdateRequest{SetExpiry: true, ExpiresAt: &muchLater})
+	assert.True(t, provider.IsKind(err, provider.KindConflict), "%v", err)
+	_, err = e.a.Rotate(ctx, c.Key.ID, provider.RotateRequest{})
+	assert.True(t, provider.IsKind(err, provider.KindConflict), "%v", err)
+	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
 	e.clk.Advance(time.Millisecond)
 	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
 
@@ -505,8 +515,8 @@ func TestChangesBypassTheCache(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
 	_, err = e.a.Update(ctx, c.Key.ID, provider.UpdateRequest{SetExpiry: true})
-	require.NoError(t, err)
-	assert.Equal(t, provider.StatusValid, e.status(t, c.Secret))
+	assert.True(t, provider.IsKind(err, provider.KindConflict), "clearing the expiry of an expired key is refused: %v", err)
+	assert.Equal(t, provider.StatusExpired, e.status(t, c.Secret))
 
 	require.NoError(t, e.a.Revoke(ctx, c.Key.ID))
 	assert.Equal(t, provider.StatusRevoked, e.status(t, c.Secret))
@@ -957,4 +967,15 @@ func TestManyKeysAllDistinct(t *testing.T) {
 	assert.True(t, slices.IsSortedFunc(list, func(a, b provider.Key) int { return a.CreatedAt.Compare(b.CreatedAt) }))
 	assert.Equal(t, "k0", list[0].Name)
 	assert.Equal(t, "k59", list[59].Name)
+}
+
+func TestIsSensitiveScope(t *testing.T) {
+	for s, want := range map[string]bool{
+		"billing": true, "admin": true, "keys:write": true, "billing:read": true, "team_manage": true,
+		"payments.write": true, "org/members": true, "API-KEYS": true, "user_read": true, "*": true,
+		"read": false, "write": false, "deploy": false, "logs_read": false, "keystone": false,
+		"monkey": false, "teamwork": false, "readwrite": false,
+	} {
+		assert.Equal(t, want, IsSensitiveScope(s), s)
+	}
 }

@@ -1,0 +1,84 @@
+package manager
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/policy"
+)
+
+// call is one mutating call on its way to the audit log: the record it will
+// leave, what the human was asked, and notes for the result. Every mutating
+// method begins one and ends it in a defer, so no path leaves no trace.
+type call struct {
+	m        *Manager
+	ctx      context.Context
+	rec      audit.Record
+	asked    Confirmation
+	notes    []string
+	recorded bool // the record was written inside the transaction of the change
+}
+
+func (m *Manager) begin(ctx context.Context, rec audit.Record) *call {
+	return &call{m: m, ctx: ctx, rec: rec}
+}
+
+// confirm asks the human and remembers the answer for the record.
+func (c *call) confirm(message string) error {
+	a, err := c.m.confirm(c.ctx, message)
+	c.asked, c.rec.Confirmation = a, string(a)
+	if err == nil && a == CouldNotAsk {
+		c.notes = append(c.notes, couldNotAskNote)
+	}
+	return err
+}
+
+func (c *call) confirmation() Confirmation { return c.asked }
+
+// recordIn writes the record of a successful call inside tx.
+func (c *call) recordIn(tx *sql.Tx) error {
+	r := c.m.stamp(c.ctx, c.rec, nil)
+	if err := c.m.opts.Audit.WriteTx(c.ctx, tx, r); err != nil {
+		return err
+	}
+	c.recorded = true
+	return nil
+}
+
+// end writes the record unless the change already did.
+func (c *call) end(err error) {
+	if c.recorded && err == nil {
+		return
+	}
+	c.m.record(c.ctx, c.rec, err)
+}
+
+// stamp fills in who called and the outcome err stands for.
+func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Record {
+	cl := callerFrom(ctx)
+	if r.ClientName == "" {
+		r.ClientName, r.ClientVersion, r.SessionID, r.Transport = cl.ClientName, cl.ClientVersion, cl.SessionID, cl.Transport
+	}
+	var refusal *policy.Refusal
+	switch {
+	case err == nil:
+		r.Outcome = audit.OutcomeOK
+	case errors.As(err, &refusal):
+		r.Outcome, r.Error = audit.OutcomeRefused, err.Error()
+	case errors.Is(err, errDeclined):
+		r.Outcome, r.Error = audit.OutcomeDeclined, err.Error()
+	default:
+		r.Outcome, r.Error = audit.OutcomeError, err.Error()
+	}
+	return r
+}
+
+// record writes the audit record of a mutating call, deriving the outcome from err.
+func (m *Manager) record(ctx context.Context, r audit.Record, err error) {
+	r = m.stamp(ctx, r, err)
+	if werr := m.opts.Audit.Write(ctx, r); werr != nil {
+		m.log.Error("audit write failed", "tool", r.Tool, "provider", r.Provider, "key_id", r.KeyID, "err", werr)
+	}
+}

@@ -1,0 +1,302 @@
+package manager
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// A create is one recoverable unit: the key upstream, its secret delivered,
+// keyward's record of it and the audit record. An intent row is written
+// before the provider is asked and removed in the transaction that records
+// the key; an intent still there after its process died marks a create that
+// never finished, and Reconcile revokes the key and removes its secret file.
+
+// intentLease is how long an intent whose process may still be running (on
+// another host, say) is left alone before it counts as abandoned.
+const intentLease = 2 * time.Minute
+
+// intentGiveUp bounds how often Reconcile retries an intent it cannot resolve.
+const intentGiveUp = 20
+
+type intent struct {
+	id, provider, name, tool string
+}
+
+// holder names this process in the intents it writes.
+var holder = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
+}()
+
+func (m *Manager) beginCreate(ctx context.Context, p provider.Provider, name, tool string) (*intent, error) {
+	in := &intent{id: "req_" + strings.ToLower(rand.Text()), provider: p.Name(), name: name, tool: tool}
+	now := m.now().UnixMilli()
+	_, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `INSERT INTO create_intents (id, provider, name, tool, holder, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		in.id, in.provider, name, tool, holder, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("the state file could not record the create before it starts (%w); nothing was changed", err)
+	}
+	return in, nil
+}
+
+// noteKey and noteFile record progress, so recovery knows what to undo.
+func (m *Manager) noteKey(ctx context.Context, in *intent, keyID string) {
+	m.noteIntent(ctx, in, "key_id", keyID)
+}
+
+func (m *Manager) noteFile(ctx context.Context, in *intent, path string) {
+	m.noteIntent(ctx, in, "secret_file", path)
+}
+
+func (m *Manager) noteIntent(ctx context.Context, in *intent, col, v string) {
+	if in == nil || v == "" {
+		return
+	}
+	if _, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `UPDATE create_intents SET `+col+` = ?, heartbeat_at = ? WHERE id = ?`, v, m.now().UnixMilli(), in.id); err != nil {
+		// Recovery can still find the key by its request id or its name.
+		m.log.Warn("recording the progress of a create failed", "provider", in.provider, "err", err)
+	}
+}
+
+// endIntent drops an intent in tx: the create it stood for is recorded or undone.
+func endIntent(ctx context.Context, tx *sql.Tx, in *intent) error {
+	if in == nil {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM create_intents WHERE id = ?`, in.id)
+	return err
+}
+
+// dropIntent forgets an intent outside any other write.
+func (m *Manager) dropIntent(ctx context.Context, in *intent) {
+	if in == nil {
+		return
+	}
+	if _, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `DELETE FROM create_intents WHERE id = ?`, in.id); err != nil {
+		m.log.Warn("forgetting a finished create failed; recovery will check it again", "provider", in.provider, "err", err)
+	}
+}
+
+type pendingIntent struct {
+	intent
+	holder     string
+	startedAt  time.Time
+	heartbeat  time.Time
+	keyID      string
+	secretFile string
+	attempts   int
+}
+
+// Reconcile undoes creates whose process died before they were recorded:
+// the key is revoked, its secret file removed, and an audit record says so.
+// It returns how many it undid.
+func (m *Manager) Reconcile(ctx context.Context) (int, error) {
+	rows, err := m.opts.Store.DB().QueryContext(ctx, `SELECT id, provider, name, tool, holder, started_at, heartbeat_at, key_id, secret_file, attempts FROM create_intents ORDER BY started_at`)
+	if err != nil {
+		return 0, err
+	}
+	var pending []pendingIntent
+	for rows.Next() {
+		var pi pendingIntent
+		var started, beat int64
+		if err := rows.Scan(&pi.id, &pi.provider, &pi.name, &pi.tool, &pi.holder, &started, &beat, &pi.keyID, &pi.secretFile, &pi.attempts); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		pi.startedAt, pi.heartbeat = time.UnixMilli(started).UTC(), time.UnixMilli(beat).UTC()
+		pending = append(pending, pi)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, pi := range pending {
+		if !m.abandoned(pi) {
+			continue
+		}
+		done, err := m.undo(ctx, pi)
+		if err != nil {
+			m.log.Warn("undoing an interrupted create failed; keyward will try again", "provider", pi.provider, "key_id", pi.keyID, "err", err)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// abandoned: the intent's process is gone (same host, dead pid or an earlier
+// process with this pid), or it has not been heard of for intentLease.
+func (m *Manager) abandoned(pi pendingIntent) bool {
+	if pi.holder == holder {
+		return false // our own create, in flight
+	}
+	if m.now().Sub(pi.heartbeat) >= intentLease {
+		return true
+	}
+	parts := strings.SplitN(pi.holder, "/", 3)
+	host, _ := os.Hostname()
+	if len(parts) != 3 || parts[0] != host {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return true
+	}
+	return pid == os.Getpid() || !processAlive(pid)
+}
+
+// undo revokes what an abandoned create left behind. done reports that the
+// intent is settled (undone, or nothing was there).
+func (m *Manager) undo(ctx context.Context, pi pendingIntent) (done bool, err error) {
+	rec := audit.Record{Tool: "recovery", Provider: pi.provider, KeyID: pi.keyID, KeyName: pi.name, ClientName: "keyward",
+		Detail: fmt.Sprintf("%s was interrupted before the new key's secret was delivered and recorded (started %s)", pi.tool, pi.startedAt.Format(time.RFC3339))}
+	p, ok := m.providers[pi.provider]
+	if !ok {
+		return false, fmt.Errorf("provider %s is not configured; the interrupted create is undone once it is", pi.provider)
+	}
+	if pi.keyID == "" {
+		id, found, ferr := m.findCreated(ctx, p, pi)
+		if ferr != nil {
+			return false, m.retryLater(ctx, pi, rec, ferr)
+		}
+		if !found {
+			// The provider never made the key: nothing to undo.
+			return true, m.settle(ctx, pi.id, nil)
+		}
+		pi.keyID, rec.KeyID = id, id
+	}
+	rerr := p.Revoke(context.WithoutCancel(ctx), pi.keyID)
+	if rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
+		return false, m.retryLater(ctx, pi, rec, rerr)
+	}
+	removed := m.removeSecretFiles(pi)
+	rec.Detail += "; the key was revoked"
+	if len(removed) > 0 {
+		rec.Detail += " and its secret file removed"
+	}
+	r := rec
+	err = m.settle(ctx, pi.id, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM managed_keys WHERE provider = ? AND key_id = ?`, pi.provider, pi.keyID); err != nil {
+			return err
+		}
+		r.Outcome = audit.OutcomeOK
+		return m.opts.Audit.WriteTx(ctx, tx, r)
+	})
+	return err == nil, err
+}
+
+// findCreated asks the provider which key the create made: by its request
+// id where the provider keeps it, else the one key of that name created in
+// the intent's window that keyward has no record of.
+func (m *Manager) findCreated(ctx context.Context, p provider.Provider, pi pendingIntent) (string, bool, error) {
+	if f, ok := p.(provider.CreatedFinder); ok {
+		k, found, err := f.FindCreated(ctx, pi.id)
+		return k.ID, found, err
+	}
+	keys, err := p.List(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	known, err := m.managedAll(ctx, p.Name())
+	if err != nil {
+		return "", false, err
+	}
+	var match []string
+	for _, k := range keys {
+		if k.Name != pi.name || known[k.ID] != nil {
+			continue
+		}
+		if !k.CreatedAt.IsZero() && (k.CreatedAt.Before(pi.startedAt.Add(-time.Minute)) || k.CreatedAt.After(pi.heartbeat.Add(intentLease))) {
+			continue
+		}
+		match = append(match, k.ID)
+	}
+	switch len(match) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return match[0], true, nil
+	}
+	return "", false, fmt.Errorf("%d keys named %q could be the one the interrupted create made (%s); revoke the wrong ones by hand", len(match), pi.name, strings.Join(match, ", "))
+}
+
+// retryLater counts a failed attempt; past intentGiveUp the intent is
+// dropped and the audit log says what a human must check.
+func (m *Manager) retryLater(ctx context.Context, pi pendingIntent, rec audit.Record, cause error) error {
+	if pi.attempts+1 < intentGiveUp {
+		_, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `UPDATE create_intents SET attempts = attempts + 1 WHERE id = ?`, pi.id)
+		return errors.Join(cause, err)
+	}
+	rec.Outcome, rec.Error = audit.OutcomeError, cause.Error()
+	rec.Detail += fmt.Sprintf("; keyward gave up after %d attempts: check the provider for a key named %q", intentGiveUp, pi.name)
+	return errors.Join(cause, m.settle(ctx, pi.id, func(tx *sql.Tx) error { return m.opts.Audit.WriteTx(ctx, tx, rec) }))
+}
+
+func (m *Manager) settle(ctx context.Context, intentID string, fn func(*sql.Tx) error) error {
+	return m.opts.Store.Tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM create_intents WHERE id = ?`, intentID)
+		return err
+	})
+}
+
+// removeSecretFiles removes the file the intent recorded and any file keyward
+// names after the key (a crash may have come between writing and recording it).
+func (m *Manager) removeSecretFiles(pi pendingIntent) []string {
+	var removed []string
+	candidates := []string{pi.secretFile}
+	if pi.keyID != "" && m.opts.SecretsDir != "" {
+		base := strings.TrimSuffix(secret.FileName(pi.provider, pi.keyID), ".key")
+		if matches, err := filepath.Glob(filepath.Join(m.opts.SecretsDir, globEscape(base)+"*.key")); err == nil {
+			for _, f := range matches {
+				name := strings.TrimSuffix(filepath.Base(f), ".key")
+				if rest, ok := strings.CutPrefix(name, base); ok && (rest == "" || isVersionSuffix(rest)) {
+					candidates = append(candidates, f)
+				}
+			}
+		}
+	}
+	for _, f := range candidates {
+		if f == "" {
+			continue
+		}
+		if ok, err := secret.RemoveFile(f); err != nil {
+			m.log.Warn("removing the secret file of an undone create failed; delete it by hand", "file", f, "err", err)
+		} else if ok {
+			removed = append(removed, f)
+		}
+	}
+	return removed
+}
+
+func isVersionSuffix(s string) bool {
+	n, ok := strings.CutPrefix(s, ".")
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
+}

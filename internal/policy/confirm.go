@@ -1,0 +1,34 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ConfirmMode is the operator's KEYWARD_CONFIRM: whether a revoke, a rotation,
+// a re-issue or a grant of write access waits for the human.
+type ConfirmMode string
+
+const (
+	// ConfirmOff never asks (KEYWARD_CONFIRM=false).
+	ConfirmOff ConfirmMode = "false"
+	// ConfirmAsk asks when the client can, and otherwise proceeds and records
+	// that nobody could be asked (KEYWARD_CONFIRM=true, the default).
+	ConfirmAsk ConfirmMode = "true"
+	// ConfirmRequired refuses such acts when the human cannot be asked
+	// (KEYWARD_CONFIRM=required).
+	ConfirmRequired ConfirmMode = "required"
+)
+
+// ParseConfirmMode reads KEYWARD_CONFIRM.
+func ParseConfirmMode(s string) (ConfirmMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "true":
+		return ConfirmAsk, nil
+	case "false":
+		return ConfirmOff, nil
+	case "required":
+		return ConfirmRequired, nil
+	}
+	return "", fmt.Errorf("KEYWARD_CONFIRM=%q is not a confirmation mode; use true (ask when the client can), required (refuse when it cannot) or false (never ask)", s)
+}

@@ -1,0 +1,126 @@
+package tools
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// maxErrorEcho bounds an error text sent back to the model.
+const maxErrorEcho = 2000
+
+// maxQuoted bounds a value quoted inside an error text.
+const maxQuoted = 48
+
+var quoted = regexp.MustCompile(`'[^']*'|"(?:[^"\\]|\\.)*"`)
+
+// scrub makes text safe to echo to a model, a log or a terminal: secrets are
+// masked, quoted values are cut short, invisible and control characters are
+// written as escapes, and the whole is bounded.
+func scrub(s string, max int) string {
+	s = secret.MaskAll(s)
+	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
+		if len(q) <= maxQuoted+2 {
+			return q
+		}
+		body := q[1 : len(q)-1]
+		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], cutRunes(body, maxQuoted), q[0], len(body))
+	})
+	s = escapeInvisible(s)
+	return audit.Bound(s, max)
+}
+
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// escapeInvisible writes control, format and separator characters as \uXXXX,
+// so nothing echoed can forge a line or drive a terminal.
+func escapeInvisible(s string) string {
+	if strings.IndexFunc(s, invisibleRune) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if invisibleRune(r) {
+			fmt.Fprintf(&b, `\u%04X`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func invisibleRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co)
+}
+
+// secretArgs are the only arguments that may hold a secret.
+var secretArgs = map[string]map[string]bool{"validate_key": {"key": true}}
+
+// secretWhereNoneBelongs refuses a call that passes a secret where an id, a
+// name or a filter belongs: the secret would otherwise be echoed, logged and
+// stored. It answers "" when the arguments hold none.
+func secretWhereNoneBelongs(d definition, req mcp.CallToolRequest) string {
+	var found []string
+	args := req.GetArguments()
+	names := make([]string, 0, len(args))
+	for n := range args {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if secretArgs[d.tool.Name][n] {
+			continue
+		}
+		if containsSecret(args[n]) {
+			found = append(found, n)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s holds what looks like a secret, so nothing was done and it was not recorded. Pass a key's id (list_keys shows ids; validate_key tells which key a secret belongs to), never the secret itself",
+		strings.Join(found, " and "))
+}
+
+func containsSecret(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return secret.Contains(x)
+	case []any:
+		for _, item := range x {
+			if containsSecret(item) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, item := range x {
+			if secret.Contains(k) || containsSecret(item) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// boundedArg reads a string argument for an audit record of a refused call:
+// masked and cut short, "" when it is not a string.
+func boundedArg(args map[string]any, name string) string {
+	s, _ := args[name].(string)
+	return scrub(s, maxKeyIDLen)
+}

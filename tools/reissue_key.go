@@ -1,0 +1,33 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyward/keyward/internal/manager"
+)
+
+func reissueKey(providers Providers) definition {
+	return define(
+		newTool("reissue_key",
+			"Replace a key with a new one (new id and new secret) that has the given name, scopes or expiry, then "+
+				"revoke the old key. Use it where update_key says a platform cannot change a setting in place. Settings "+
+				"left out are kept; the replacement keeps the old key's deadline unless a shorter one is asked for, and "+
+				"its life is still bounded by the original key's creation. The human may be asked to confirm.",
+			writeTool("Re-issue key", true, false),
+			[]mcp.ToolOption{
+				providerArg(providers), keyIDArg(),
+				nameArg(false, "Name of the replacement (default: the old key's)."),
+				scopesArg("The complete set of scopes of the replacement (default: the old key's)."),
+				expiresInArg("Lifetime of the replacement from now, e.g. 7d (default: the old key's deadline)."),
+				mcp.WithOutputSchema[manager.SecretResult](),
+			}),
+		false, func(ctx context.Context, m *manager.Manager, a changeArgs) (any, string, error) {
+			res, err := m.ReissueKey(ctx, a.manager())
+			if err != nil {
+				return nil, "", err
+			}
+			return res, secretText("Re-issued as", res), nil
+		})
+}
