@@ -138,6 +138,19 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 			return nil, fmt.Errorf("KEYWARD_TOOLS names %q, which is not a tool; valid tools are %s", name, strings.Join(Names(), ", "))
 		}
 	}
+	if o.ReadOnly {
+		// Both settings filter, and read-only wins; the operator asked for these
+		// by name, so say they are left out. (Only these: an error, below.)
+		var dropped []string
+		for _, d := range defs {
+			if !d.readOnly && slices.Contains(o.Allow, d.tool.Name) {
+				dropped = append(dropped, d.tool.Name)
+			}
+		}
+		if len(dropped) > 0 && len(dropped) < len(o.Allow) {
+			o.Logger.Warn(fmt.Sprintf("KEYWARD_TOOLS names %s, which KEYWARD_READ_ONLY=true leaves out; they are not served", strings.Join(dropped, ", ")))
+		}
+	}
 	var registered []string
 	for _, d := range defs {
 		if o.ReadOnly && !d.readOnly {

@@ -105,7 +105,10 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*server.App, bool) {
 	app, err := server.New(ctx, cfg, logger)
 	if err != nil {
-		logger.Error("keyward could not start", "err", err)
+		// One record per line: the settings checks list every problem at once.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			logger.Error("keyward could not start", "err", line)
+		}
 		return nil, false
 	}
 	return app, true

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +30,8 @@ type Platform struct {
 	APIKey string `env:"API_KEY"`
 	APIURL string `env:"API_URL"`
 	// SessionToken is a browser session for platforms whose API keys cannot
-	// manage keys (LIUM_SESSION_TOKEN).
-	SessionToken string `env:"SESSION_TOKEN"`
+	// manage keys; only Lium has one (LIUM_SESSION_TOKEN, Config.LiumSession).
+	SessionToken string `env:"-"`
 }
 
 // PerProvider holds one list per provider, e.g. KEYWARD_DEFAULT_SCOPES_VAST.
@@ -41,19 +43,29 @@ type PerProvider struct {
 	Lurus  []string `env:"LURUS"`
 }
 
+// each visits the lists by provider name, local first.
+func (p *PerProvider) each(f func(provider string, list *[]string)) {
+	f("local", &p.Local)
+	f("vast", &p.Vast)
+	f("lyceum", &p.Lyceum)
+	f("lium", &p.Lium)
+	f("lurus", &p.Lurus)
+}
+
 // Map keys the lists by provider name, leaving out unset ones.
 func (p PerProvider) Map() map[string][]string {
 	out := map[string][]string{}
-	for name, v := range map[string][]string{"local": p.Local, "vast": p.Vast, "lyceum": p.Lyceum, "lium": p.Lium, "lurus": p.Lurus} {
-		if v = trimAll(v); len(v) > 0 {
+	p.each(func(name string, list *[]string) {
+		if v := trimAll(*list); len(v) > 0 {
 			out[name] = v
 		}
-	}
+	})
 	return out
 }
 
-// Config is every setting. Durations are strings here and parsed in Load, so
-// that they accept keyward's units (30d, 1y) like expires_in does.
+// Config is every setting. Durations take keyward's units (30d, 1y), like
+// expires_in does; Options.FuncMap (parsers) reads them and the numbers and
+// booleans, so that a bad value is quoted in the message with its variable.
 type Config struct {
 	DB         string `env:"KEYWARD_DB"`
 	SecretsDir string `env:"KEYWARD_SECRETS_DIR"`
@@ -63,60 +75,68 @@ type Config struct {
 	LocalScopes  []string `env:"KEYWARD_LOCAL_SCOPES" envDefault:"read,write"`
 	LocalMaxKeys int      `env:"KEYWARD_LOCAL_MAX_KEYS" envDefault:"100"`
 
-	DefaultTTLText  string      `env:"KEYWARD_DEFAULT_TTL" envDefault:"30d"`
-	MaxTTLText      string      `env:"KEYWARD_MAX_TTL" envDefault:"90d"`
-	AllowNoExpiry   bool        `env:"KEYWARD_ALLOW_NO_EXPIRY" envDefault:"false"`
-	AllowFullAccess bool        `env:"KEYWARD_ALLOW_FULL_ACCESS" envDefault:"false"`
-	DefaultScopes   PerProvider `envPrefix:"KEYWARD_DEFAULT_SCOPES_"`
-	AllowedScopes   PerProvider `envPrefix:"KEYWARD_ALLOWED_SCOPES_"`
+	DefaultTTL      time.Duration `env:"KEYWARD_DEFAULT_TTL" envDefault:"30d"`
+	MaxTTL          time.Duration `env:"KEYWARD_MAX_TTL" envDefault:"90d"`
+	AllowNoExpiry   bool          `env:"KEYWARD_ALLOW_NO_EXPIRY" envDefault:"false"`
+	AllowFullAccess bool          `env:"KEYWARD_ALLOW_FULL_ACCESS" envDefault:"false"`
+	DefaultScopes   PerProvider   `envPrefix:"KEYWARD_DEFAULT_SCOPES_"`
+	AllowedScopes   PerProvider   `envPrefix:"KEYWARD_ALLOWED_SCOPES_"`
 
-	ReadOnly            bool               `env:"KEYWARD_READ_ONLY" envDefault:"false"`
-	Tools               []string           `env:"KEYWARD_TOOLS"`
-	Confirm             policy.ConfirmMode `env:"KEYWARD_CONFIRM" envDefault:"true"`
-	AuditRetentionText  string             `env:"KEYWARD_AUDIT_RETENTION" envDefault:"365d"`
-	ReapIntervalText    string             `env:"KEYWARD_REAP_INTERVAL" envDefault:"5m"`
-	ProviderTimeoutText string             `env:"KEYWARD_PROVIDER_TIMEOUT" envDefault:"15s"`
-	ProviderRetries     int                `env:"KEYWARD_PROVIDER_RETRIES" envDefault:"3"`
+	ReadOnly        bool               `env:"KEYWARD_READ_ONLY" envDefault:"false"`
+	Tools           []string           `env:"KEYWARD_TOOLS"`
+	Confirm         policy.ConfirmMode `env:"KEYWARD_CONFIRM" envDefault:"true"`
+	AuditRetention  time.Duration      `env:"KEYWARD_AUDIT_RETENTION" envDefault:"365d"`
+	ReapInterval    time.Duration      `env:"KEYWARD_REAP_INTERVAL" envDefault:"5m"`
+	ProviderTimeout time.Duration      `env:"KEYWARD_PROVIDER_TIMEOUT" envDefault:"15s"`
+	ProviderRetries int                `env:"KEYWARD_PROVIDER_RETRIES" envDefault:"3"`
 
-	Addr            string   `env:"KEYWARD_ADDR" envDefault:"127.0.0.1:8377"`
-	HTTPToken       string   `env:"KEYWARD_HTTP_TOKEN"`
-	AllowedOrigins  []string `env:"KEYWARD_ALLOWED_ORIGINS"`
-	MaxSessions     int      `env:"KEYWARD_MAX_SESSIONS" envDefault:"1000"`
-	SessionIdleText string   `env:"KEYWARD_SESSION_IDLE" envDefault:"30m"`
-	RateLimit       int      `env:"KEYWARD_RATE_LIMIT" envDefault:"600"`
-	MaxBodyBytes    int64    `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
+	Addr           string        `env:"KEYWARD_ADDR" envDefault:"127.0.0.1:8377"`
+	HTTPToken      string        `env:"KEYWARD_HTTP_TOKEN"`
+	AllowedOrigins []string      `env:"KEYWARD_ALLOWED_ORIGINS"`
+	MaxSessions    int           `env:"KEYWARD_MAX_SESSIONS" envDefault:"1000"`
+	SessionIdle    time.Duration `env:"KEYWARD_SESSION_IDLE" envDefault:"30m"`
+	RateLimit      int           `env:"KEYWARD_RATE_LIMIT" envDefault:"600"`
+	MaxBodyBytes   int64         `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
 
 	Vast   Platform `envPrefix:"VAST_"`
 	Lyceum Platform `envPrefix:"LYCEUM_"`
 	Lium   Platform `envPrefix:"LIUM_"`
 	Lurus  Platform `envPrefix:"LURUS_"`
 
+	LiumSession string `env:"LIUM_SESSION_TOKEN"`
+
 	// Parsed forms.
-	RevealMode      secret.Mode   `env:"-"`
-	Level           slog.Level    `env:"-"`
-	DefaultTTL      time.Duration `env:"-"`
-	MaxTTL          time.Duration `env:"-"`
-	AuditRetention  time.Duration `env:"-"`
-	ReapInterval    time.Duration `env:"-"`
-	ProviderTimeout time.Duration `env:"-"`
-	SessionIdle     time.Duration `env:"-"`
+	RevealMode secret.Mode `env:"-"`
+	Level      slog.Level  `env:"-"`
+	// SessionIdleText is SessionIdle as keyward writes durations (30m), for messages.
+	SessionIdleText string `env:"-"`
+
+	warnings []string
 }
 
 // Load reads the process environment.
 func Load() (*Config, error) { return LoadFrom(nil) }
 
 // LoadFrom reads the given variables (nil: the process environment); tests use it.
+// Every problem is reported, each naming its variable: bad values, lists that
+// name nothing or name an entry twice, settings that contradict each other,
+// and KEYWARD_* variables keyward does not read (a typo would otherwise be
+// ignored, and the setting with it). What needs the providers' scope
+// vocabularies is checked later, by policy.Check at start-up.
 func LoadFrom(environ map[string]string) (*Config, error) {
-	var c Config
-	opts := env.Options{FuncMap: map[reflect.Type]env.ParserFunc{
-		reflect.TypeFor[policy.ConfirmMode](): func(v string) (any, error) { return policy.ParseConfirmMode(v) },
-	}}
-	if environ != nil {
-		opts.Environment = environ
+	if environ == nil {
+		environ = env.ToMap(os.Environ())
 	}
-	parseErr := nameVariables(env.ParseWithOptions(&c, opts))
-	return &c, errors.Join(parseErr, c.finish())
+	var c Config
+	parseErr := nameVariables(env.ParseWithOptions(&c, env.Options{Environment: environ, FuncMap: parsers()}))
+	vars := checkVariables(environ)
+	c.warnings = vars.warnings
+	return &c, errors.Join(parseErr, errors.Join(vars.errs...), c.finish(environ))
 }
+
+// Warnings are settings that are accepted but have no effect as set; the
+// caller logs them.
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
 
 // Platform returns the settings of a remote platform by name.
 func (c *Config) Platform(name string) Platform {
@@ -126,7 +146,9 @@ func (c *Config) Platform(name string) Platform {
 	case "lyceum":
 		return c.Lyceum
 	case "lium":
-		return c.Lium
+		p := c.Lium
+		p.SessionToken = c.LiumSession
+		return p
 	case "lurus":
 		return c.Lurus
 	}
@@ -142,7 +164,7 @@ func (c *Config) Policy() *policy.Policy {
 	})
 }
 
-func (c *Config) finish() error {
+func (c *Config) finish(environ map[string]string) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -150,37 +172,17 @@ func (c *Config) finish() error {
 	if c.RevealMode, err = secret.ParseMode(strings.ToLower(strings.TrimSpace(c.Reveal))); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.Level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+	if err := c.Level.UnmarshalText([]byte(strings.TrimSpace(c.LogLevel))); err != nil {
 		bad("KEYWARD_LOG_LEVEL=%q is not a log level; use debug, info, warn or error", c.LogLevel)
 	}
-	durations := []struct {
-		name, text string
-		dst        *time.Duration
-	}{
-		{"KEYWARD_DEFAULT_TTL", c.DefaultTTLText, &c.DefaultTTL},
-		{"KEYWARD_MAX_TTL", c.MaxTTLText, &c.MaxTTL},
-		{"KEYWARD_AUDIT_RETENTION", c.AuditRetentionText, &c.AuditRetention},
-		{"KEYWARD_REAP_INTERVAL", c.ReapIntervalText, &c.ReapInterval},
-		{"KEYWARD_PROVIDER_TIMEOUT", c.ProviderTimeoutText, &c.ProviderTimeout},
-		{"KEYWARD_SESSION_IDLE", c.SessionIdleText, &c.SessionIdle},
-	}
-	for _, d := range durations {
-		v, err := policy.ParseDuration(d.text)
-		if err != nil || v <= 0 {
-			bad("%s=%q is not a positive duration; use a number and a unit such as 90s, 15m, 12h, 30d or 1y", d.name, d.text)
-			continue
-		}
-		*d.dst = v
-	}
+	c.SessionIdleText = policy.FormatDuration(c.SessionIdle)
 	if c.DefaultTTL > 0 && c.MaxTTL > 0 && c.DefaultTTL > c.MaxTTL {
-		bad("KEYWARD_DEFAULT_TTL (%s) is longer than KEYWARD_MAX_TTL (%s); lower the default or raise the maximum", c.DefaultTTLText, c.MaxTTLText)
+		bad("KEYWARD_DEFAULT_TTL (%s) is longer than KEYWARD_MAX_TTL (%s); lower the default or raise the maximum",
+			policy.FormatDuration(c.DefaultTTL), policy.FormatDuration(c.MaxTTL))
 	}
-	c.LocalScopes = trimAll(c.LocalScopes)
-	if len(c.LocalScopes) == 0 {
-		bad("KEYWARD_LOCAL_SCOPES is empty; give a comma-separated list such as read,write")
-	}
+	errs = append(errs, c.checkLists(environ)...)
 	for _, s := range c.LocalScopes {
-		if strings.ContainsAny(s, " \t") || s == "" {
+		if strings.ContainsAny(s, " \t") {
 			bad("KEYWARD_LOCAL_SCOPES has %q; scope names are single words such as read, write or billing:read", s)
 		}
 	}
@@ -199,13 +201,13 @@ func (c *Config) finish() error {
 	if c.MaxBodyBytes < 1024 {
 		bad("KEYWARD_MAX_BODY=%d is too small; give bytes, at least 1024", c.MaxBodyBytes)
 	}
-	c.Tools = trimAll(c.Tools)
 	for _, name := range Platforms {
 		p := c.Platform(name)
 		if p.APIURL != "" && !strings.HasPrefix(p.APIURL, "https://") && !strings.HasPrefix(p.APIURL, "http://") {
 			bad("%s_API_URL=%q must start with https:// (or http:// for a local test server)", strings.ToUpper(name), p.APIURL)
 		}
 	}
+	c.warnIdleScopeSettings()
 	if c.DB == "" {
 		base, err := DataDir()
 		if err != nil {
@@ -219,6 +221,141 @@ func (c *Config) finish() error {
 		c.SecretsDir = filepath.Join(filepath.Dir(c.DB), "secrets")
 	}
 	return errors.Join(errs...)
+}
+
+// checkLists trims every list and refuses one that is set but names nothing
+// (",", " "): left empty, each would quietly mean something else — every
+// tool, the default ceiling, loopback origins. An empty value is unset, as
+// for every variable. An entry named twice is refused too.
+func (c *Config) checkLists(environ map[string]string) []error {
+	type list struct {
+		name  string
+		items *[]string
+		empty string // what to say when it names nothing
+	}
+	lists := []list{
+		{"KEYWARD_TOOLS", &c.Tools, "names no tool; list tools separated by commas (such as list_keys,validate_key), or unset it to serve every tool"},
+		{"KEYWARD_LOCAL_SCOPES", &c.LocalScopes, "names no scope; list the local authority's scopes separated by commas, or unset it for the default read,write"},
+		{"KEYWARD_ALLOWED_ORIGINS", &c.AllowedOrigins, "names no origin; list origins such as https://agents.example.com separated by commas, or unset it to accept loopback origins"},
+	}
+	c.DefaultScopes.each(func(p string, items *[]string) {
+		lists = append(lists, list{defaultScopesPrefix + policy.EnvName(p), items,
+			"names no scope; list the scopes a key created without scopes gets (at least one scope), or unset it for the provider's minimal read-only default"})
+	})
+	c.AllowedScopes.each(func(p string, items *[]string) {
+		lists = append(lists, list{allowedScopesPrefix + policy.EnvName(p), items,
+			"names no scope; list the scopes agents may grant, or unset it for the default ceiling (to stop agents creating keys, set KEYWARD_READ_ONLY=true or leave create_key out of KEYWARD_TOOLS)"})
+	})
+	var errs []error
+	for _, l := range lists {
+		raw, set := environ[l.name]
+		*l.items = trimAll(*l.items)
+		if set && raw != "" && len(*l.items) == 0 {
+			errs = append(errs, fmt.Errorf("%s=%q %s", l.name, raw, l.empty))
+		}
+		seen := map[string]bool{}
+		for _, item := range *l.items {
+			if seen[item] {
+				errs = append(errs, fmt.Errorf("%s names %q more than once; name each entry once", l.name, item))
+			}
+			seen[item] = true
+		}
+	}
+	return errs
+}
+
+// warnIdleScopeSettings notes scope settings for platforms without an API
+// key. They are not errors: they take effect once the key is set, and an
+// operator pausing a platform should not have to delete its limits (and
+// remember to restore them). policy.Check still checks them at start-up,
+// since a platform's scope vocabulary needs no credentials.
+func (c *Config) warnIdleScopeSettings() {
+	for _, set := range []struct {
+		prefix string
+		lists  map[string][]string
+	}{{defaultScopesPrefix, c.DefaultScopes.Map()}, {allowedScopesPrefix, c.AllowedScopes.Map()}} {
+		for _, name := range Platforms {
+			if _, ok := set.lists[name]; ok && c.Platform(name).APIKey == "" {
+				key := policy.EnvName(name) + "_API_KEY"
+				c.warnings = append(c.warnings, fmt.Sprintf("%s%s is set but %s is not: the setting has no effect until %s is set",
+					set.prefix, policy.EnvName(name), key, key))
+			}
+		}
+	}
+}
+
+// badValue is a value the env library could not read, quoted in the message.
+type badValue struct{ value, want string }
+
+func (e *badValue) Error() string { return fmt.Sprintf("%q is not %s", e.value, e.want) }
+
+// parsers read durations in keyward's units, and numbers and booleans with
+// surrounding spaces allowed; their errors keep the value for nameVariables.
+func parsers() map[reflect.Type]env.ParserFunc {
+	return map[reflect.Type]env.ParserFunc{
+		reflect.TypeFor[time.Duration](): func(v string) (any, error) {
+			d, err := policy.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, &badValue{v, "a positive duration; use a number and a unit (s, m, h, d, w, y) such as 90s, 15m, 12h, 30d or 1y, at most 100y"}
+			}
+			return d, nil
+		},
+		reflect.TypeFor[policy.ConfirmMode](): func(v string) (any, error) {
+			m, err := policy.ParseConfirmMode(v)
+			if err != nil {
+				return nil, &badValue{v, "a confirmation mode; use true (ask the human when the client can), required (refuse what cannot be confirmed) or false (never ask)"}
+			}
+			return m, nil
+		},
+		reflect.TypeFor[bool](): func(v string) (any, error) {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, &badValue{v, "true or false"}
+			}
+			return b, nil
+		},
+		reflect.TypeFor[int](): func(v string) (any, error) {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return nil, &badValue{v, "a whole number"}
+			}
+			return n, nil
+		},
+		reflect.TypeFor[int64](): func(v string) (any, error) {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return nil, &badValue{v, "a whole number"}
+			}
+			return n, nil
+		},
+	}
+}
+
+// nameVariables rewrites the env library's parse errors, which name Go
+// fields, into sentences that name the variable, quote the value and give
+// the accepted form.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if err == nil || !errors.As(err, &agg) {
+		return err
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		var bv *badValue
+		if !errors.As(e, &pe) || !errors.As(pe.Err, &bv) {
+			out = append(out, e)
+			continue
+		}
+		f, _ := reflect.TypeFor[Config]().FieldByName(pe.Name)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" {
+			out = append(out, e)
+			continue
+		}
+		out = append(out, fmt.Errorf("%s=%w", name, bv))
+	}
+	return errors.Join(out...)
 }
 
 // DataDir is the user's data directory for keyward: $XDG_DATA_HOME/keyward,
@@ -246,42 +383,6 @@ func DataDir() (string, error) {
 	}
 	return filepath.Join(home, ".local", "share", "keyward"), nil
 }
-
-// nameVariables rewrites the env library's parse errors, which name Go
-// fields, into sentences that name the variable and the accepted form.
-func nameVariables(err error) error {
-	var agg env.AggregateError
-	if err == nil || !errors.As(err, &agg) {
-		return err
-	}
-	out := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if !errors.As(e, &pe) {
-			out = append(out, e)
-			continue
-		}
-		f, _ := reflect.TypeOf(Config{}).FieldByName(pe.Name)
-		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		if name == "" {
-			out = append(out, e)
-			continue
-		}
-		if _, custom := customTypes[pe.Type]; custom {
-			out = append(out, pe.Err) // its parser's message names the variable
-			continue
-		}
-		what := "a whole number"
-		if pe.Type.Kind() == reflect.Bool {
-			what = "true or false"
-		}
-		out = append(out, fmt.Errorf("%s is not %s", name, what))
-	}
-	return errors.Join(out...)
-}
-
-// customTypes are parsed by the FuncMap in LoadFrom, whose errors are sentences.
-var customTypes = map[reflect.Type]struct{}{reflect.TypeFor[policy.ConfirmMode](): {}}
 
 func trimAll(in []string) []string {
 	var out []string

@@ -144,11 +144,10 @@ func TestParsedValues(t *testing.T) {
 
 func TestPerProviderScopes(t *testing.T) {
 	c, err := load(t, map[string]string{
-		"KEYWARD_DEFAULT_SCOPES_VAST":   "instance_read, machine_read",
-		"KEYWARD_ALLOWED_SCOPES_VAST":   " instance_read,machine_read , billing_read,",
-		"KEYWARD_DEFAULT_SCOPES_LOCAL":  "read",
-		"KEYWARD_ALLOWED_SCOPES_LURUS":  "",
-		"KEYWARD_ALLOWED_SCOPES_LYCEUM": " , ",
+		"KEYWARD_DEFAULT_SCOPES_VAST":  "instance_read, machine_read",
+		"KEYWARD_ALLOWED_SCOPES_VAST":  " instance_read,machine_read , billing_read,",
+		"KEYWARD_DEFAULT_SCOPES_LOCAL": "read",
+		"KEYWARD_ALLOWED_SCOPES_LURUS": "",
 	})
 	require.NoError(t, err)
 	r := c.Policy().Rules()
@@ -158,7 +157,7 @@ func TestPerProviderScopes(t *testing.T) {
 	}, r.DefaultScopes)
 	assert.Equal(t, map[string][]string{
 		"vast": {"instance_read", "machine_read", "billing_read"},
-	}, r.AllowedScopes, "empty and blank lists are left out")
+	}, r.AllowedScopes, "empty lists are left out")
 }
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
@@ -178,7 +177,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"KEYWARD_DEFAULT_TTL": "30d", "KEYWARD_MAX_TTL": "7d"}, []string{"KEYWARD_DEFAULT_TTL", "KEYWARD_MAX_TTL (7d)"}},
 		{map[string]string{"KEYWARD_LOCAL_MAX_KEYS": "0"}, []string{"KEYWARD_LOCAL_MAX_KEYS=0", "at least 1"}},
 		{map[string]string{"KEYWARD_LOCAL_MAX_KEYS": "-4"}, []string{"KEYWARD_LOCAL_MAX_KEYS=-4"}},
-		{map[string]string{"KEYWARD_LOCAL_SCOPES": " , "}, []string{"KEYWARD_LOCAL_SCOPES is empty"}},
+		{map[string]string{"KEYWARD_LOCAL_SCOPES": " , "}, []string{`KEYWARD_LOCAL_SCOPES=" , " names no scope`}},
 		{map[string]string{"KEYWARD_LOCAL_SCOPES": "read,two words"}, []string{"KEYWARD_LOCAL_SCOPES", `"two words"`}},
 		{map[string]string{"KEYWARD_MAX_SESSIONS": "0"}, []string{"KEYWARD_MAX_SESSIONS=0"}},
 		{map[string]string{"KEYWARD_RATE_LIMIT": "0"}, []string{"KEYWARD_RATE_LIMIT=0"}},

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,13 +23,18 @@ const (
 
 // ParseConfirmMode reads KEYWARD_CONFIRM.
 func ParseConfirmMode(s string) (ConfirmMode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "true":
+	v := strings.TrimSpace(s)
+	if v == "" {
 		return ConfirmAsk, nil
-	case "false":
-		return ConfirmOff, nil
-	case "required":
+	}
+	if strings.EqualFold(v, "required") {
 		return ConfirmRequired, nil
+	}
+	if b, err := strconv.ParseBool(v); err == nil { // the spellings every boolean setting accepts
+		if b {
+			return ConfirmAsk, nil
+		}
+		return ConfirmOff, nil
 	}
 	return "", fmt.Errorf("KEYWARD_CONFIRM=%q is not a confirmation mode; use true (ask when the client can), required (refuse when it cannot) or false (never ask)", s)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/local"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/version"
@@ -73,6 +75,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	providers := []provider.Provider{app.Local}
 	remote, unconfigured := remoteProviders(cfg)
 	providers = append(providers, remote...)
+	if err := checkSettings(cfg, providers, unconfigured, logger); err != nil {
+		return nil, err
+	}
 
 	if app.Manager, err = manager.New(manager.Options{
 		Providers: providers, Policy: cfg.Policy(), Store: st, Audit: audit.New(st, bo.now), Now: bo.now,
@@ -102,6 +107,23 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	logger.Info("keyward ready", "version", version.Version, "db", cfg.DB, "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
 	ok = true
 	return app, nil
+}
+
+// checkSettings refuses scope settings that contradict the providers'
+// vocabularies (policy.Check), and logs settings that are accepted but have
+// no effect. Platforms without credentials are checked too: their
+// vocabularies need none, so they are built bare for the check alone.
+func checkSettings(cfg *config.Config, configured []provider.Provider, unconfigured map[string]string, logger *slog.Logger) error {
+	all := slices.Clone(configured)
+	for _, name := range config.Platforms {
+		if build, known := platformConstructors[name]; known && unconfigured[name] != "" {
+			all = append(all, build(httpapi.Settings{}, config.Platform{}))
+		}
+	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
+	}
+	return cfg.Policy().Check(all)
 }
 
 // StartReaper revokes keys past their keyward-enforced expiry now and every
