@@ -5,12 +5,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -34,7 +34,7 @@ func scrub(s string, max int) string {
 		body := q[1 : len(q)-1]
 		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], cutRunes(body, maxQuoted), q[0], len(body))
 	})
-	s = escapeInvisible(s)
+	s = sanitize.Escape(s)
 	return audit.Bound(s, max)
 }
 
@@ -46,27 +46,6 @@ func cutRunes(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// escapeInvisible writes control, format and separator characters as \uXXXX,
-// so nothing echoed can forge a line or drive a terminal.
-func escapeInvisible(s string) string {
-	if strings.IndexFunc(s, invisibleRune) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if invisibleRune(r) {
-			fmt.Fprintf(&b, `\u%04X`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func invisibleRune(r rune) bool {
-	return r == utf8.RuneError || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co)
 }
 
 // secretArgs are the only arguments that may hold a secret.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/version"
 	"github.com/keyward/keyward/tools"
@@ -155,9 +156,16 @@ func runAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tTOOL\tPROVIDER\tKEY\tNAME\tOUTCOME\tCLIENT\tERROR")
+	fmt.Fprintln(tw, "TIME\tTOOL\tPROVIDER\tKEY\tNAME\tOUTCOME\tCONFIRMATION\tCLIENT\tERROR")
 	for _, r := range res.Records {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Format("2006-01-02 15:04:05Z"), r.Tool, r.Provider, r.KeyID, r.KeyName, r.Outcome, strings.TrimSpace(r.ClientName+" "+r.ClientVersion), r.Error)
+		// Every field may hold text an agent or a platform chose: escape what
+		// could forge a row or drive the terminal.
+		cells := []string{r.At.Format("2006-01-02 15:04:05Z"), r.Tool, r.Provider, r.KeyID, r.KeyName, r.Outcome,
+			r.Confirmation, strings.TrimSpace(r.ClientName + " " + r.ClientVersion), r.Error}
+		for i, c := range cells {
+			cells[i] = sanitize.Escape(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return boolExit(tw.Flush() == nil)
 }

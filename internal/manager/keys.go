@@ -8,12 +8,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/sanitize"
 )
 
 // MaxNameLen bounds key names.
@@ -46,23 +46,16 @@ func CheckName(name string) (string, error) {
 	switch {
 	case name == "":
 		return "", errors.New("name is empty; give the key a name that says what it is for, e.g. \"ci-deploy-read\"")
-	case len(name) > MaxNameLen:
-		return "", fmt.Errorf("name is %d bytes long; use at most %d", len(name), MaxNameLen)
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return "", fmt.Errorf("name is %d characters long; use at most %d", utf8.RuneCountInString(name), MaxNameLen)
 	case !utf8.ValidString(name):
 		return "", errors.New("name is not valid UTF-8; use letters, digits, spaces and punctuation")
 	}
-	if i := strings.IndexFunc(name, invisible); i >= 0 {
+	if i := strings.IndexFunc(name, sanitize.Invisible); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(name[i:])
 		return "", fmt.Errorf("name contains the invisible or control character U+%04X at byte %d; use letters, digits, spaces and punctuation", r, i)
 	}
 	return name, nil
-}
-
-// invisible: control characters, format characters (bidirectional
-// controls, zero-width spaces, the byte-order mark), line and paragraph
-// separators and private-use characters.
-func invisible(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co)
 }
 
 func keyIDArg(id string) (string, error) {

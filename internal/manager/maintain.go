@@ -38,10 +38,16 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunReaper reaps now and then every interval until ctx ends.
+// RunReaper undoes interrupted creates and reaps, now and then every
+// interval until ctx ends.
 func (m *Manager) RunReaper(ctx context.Context, interval time.Duration) {
 	reap := func() {
-		if n, err := m.Reap(ctx); err != nil {
+		if n, err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("undoing interrupted creates failed", "err", err)
+		} else if n > 0 {
+			m.log.Warn("settled creates interrupted before their key was delivered and recorded (see the audit log, tool recovery)", "count", n)
+		}
+		if n, err := m.Reap(ctx); err != nil && ctx.Err() == nil {
 			m.log.Error("reaping expired keys failed", "err", err)
 		} else if n > 0 {
 			m.log.Info("revoked keys past their keyward-enforced expiry", "count", n)

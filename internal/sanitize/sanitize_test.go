@@ -1,0 +1,42 @@
+package sanitize
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name":             "plain name",
+		"déploiement ✓":          "déploiement ✓",
+		"a\nb":                   `a\x0Ab`,
+		"\x1b[31mred\x1b]8;;x\a": `\x1B[31mred\x1B]8;;x\x07`,
+		"evil\u202Egnp.exe":      `evil\u202Egnp.exe`,
+		"a\u200Bb\u2066c\uFEFF":  `a\u200Bb\u2066c\uFEFF`,
+		"line\u2028sep":          `line\u2028sep`,
+		"tab\there":              `tab\x09here`,
+		"bad\xffbyte":            `bad\xFFbyte`,
+		"\u0085next":             `\u0085next`,
+	} {
+		got := Escape(in)
+		assert.Equal(t, want, got, "%q", in)
+		assert.Equal(t, -1, strings.IndexFunc(got, Invisible), "%q leaves nothing invisible", in)
+	}
+}
+
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "a\nb", "\u202E", "\xff", "\x1b[2J"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Escape(s)
+		if strings.IndexFunc(got, Invisible) >= 0 {
+			t.Fatalf("Escape(%q) = %q still holds an invisible character", s, got)
+		}
+		if strings.IndexFunc(s, Invisible) < 0 && got != s {
+			t.Fatalf("Escape changed visible text %q to %q", s, got)
+		}
+	})
+}
