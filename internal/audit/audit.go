@@ -75,7 +75,7 @@ type execer interface {
 // large the input that led to it (refused calls are audited too).
 const (
 	maxIDLen     = 200
-	maxNameLen   = 200
+	maxNameLen   = 512 // 100 characters of up to four bytes, with room
 	maxErrorLen  = 2000
 	maxDetailLen = 1000
 	maxShortLen  = 100
@@ -146,9 +146,9 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 	where := []string{"1=1"}
 	var args []any
 	if f.Cursor != "" {
-		before, err := strconv.ParseInt(strings.TrimPrefix(f.Cursor, "a"), 10, 64)
-		if err != nil || !strings.HasPrefix(f.Cursor, "a") {
-			return nil, "", fmt.Errorf("cursor %q was not returned by audit_log; pass the next_cursor of the previous page, or none for the first page", f.Cursor)
+		before, ok := parseCursor(f.Cursor)
+		if !ok {
+			return nil, "", fmt.Errorf("the cursor was not returned by audit_log; pass the next_cursor of the previous page unchanged, or none for the first page")
 		}
 		where, args = append(where, "id < ?"), append(args, before)
 	}
@@ -192,6 +192,17 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 		next = "a" + strconv.FormatInt(out[len(out)-1].ID, 10)
 	}
 	return out, next, nil
+}
+
+// parseCursor reads "a<id>": the id of the last record of the previous page,
+// a positive decimal with nothing else around it.
+func parseCursor(c string) (int64, bool) {
+	digits, ok := strings.CutPrefix(c, "a")
+	if !ok || digits == "" || len(digits) > 19 || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, err == nil && n > 0
 }
 
 // Purge deletes records older than before and says how many went.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +20,7 @@ import (
 
 var t0 = time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
 
-func newLog(t *testing.T) (*Log, *testutil.Clock) {
+func newLog(t testing.TB) (*Log, *testutil.Clock) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
 	require.NoError(t, err)
@@ -313,4 +316,57 @@ func TestConcurrentWrites(t *testing.T) {
 	recs, _, err := l.Query(context.Background(), Filter{Limit: MaxLimit})
 	require.NoError(t, err)
 	assert.Len(t, recs, 200)
+}
+
+func TestQueryRefusesSignedAndHugeCursors(t *testing.T) {
+	l, _ := newLog(t)
+	write(t, l, Record{Tool: "x", Provider: "local", Outcome: OutcomeOK})
+	for _, c := range []string{"a-5", "a+5", "a0", "a99999999999999999999", "a 1", "a1\n", strings.Repeat("a", 1<<20)} {
+		_, _, err := l.Query(context.Background(), Filter{Cursor: c})
+		require.Error(t, err, c)
+		assert.Less(t, len(err.Error()), 300, "the error does not echo the cursor")
+	}
+}
+
+// Whatever a refused call brings, a record stores a bounded amount of it.
+func TestWriteBoundsEveryField(t *testing.T) {
+	l, _ := newLog(t)
+	huge := strings.Repeat("é", 1<<19) // 1 MiB of two-byte characters
+	write(t, l, Record{Tool: huge, Provider: huge, KeyID: huge, KeyName: huge, Outcome: huge, Confirmation: huge,
+		Error: huge, Detail: huge, ClientName: huge, ClientVersion: huge, SessionID: huge, Transport: huge,
+		ScopesBefore: []string{huge}, ScopesAfter: []string{huge}})
+	recs := queryAll(t, l, Filter{})
+	require.Len(t, recs, 1)
+	r := recs[0]
+	for name, v := range map[string]string{"tool": r.Tool, "provider": r.Provider, "key_id": r.KeyID, "key_name": r.KeyName,
+		"outcome": r.Outcome, "confirmation": r.Confirmation, "error": r.Error, "detail": r.Detail, "client_name": r.ClientName,
+		"client_version": r.ClientVersion, "session_id": r.SessionID, "transport": r.Transport,
+		"scopes_before": strings.Join(r.ScopesBefore, " "), "scopes_after": strings.Join(r.ScopesAfter, " ")} {
+		assert.LessOrEqual(t, len(v), maxErrorLen+40, name)
+		assert.True(t, utf8.ValidString(v), "%s is cut on a character boundary", name)
+		assert.Contains(t, v, "bytes, cut", name)
+	}
+}
+
+func FuzzQueryCursor(f *testing.F) {
+	for _, s := range []string{"a1", "a0", "a-1", "a+1", "a", "", "b2", "a9223372036854775807", "a9223372036854775808", "a1 ", "\x00"} {
+		f.Add(s)
+	}
+	l, _ := newLog(f)
+	f.Fuzz(func(t *testing.T, c string) {
+		recs, _, err := l.Query(context.Background(), Filter{Cursor: c})
+		if c == "" {
+			return
+		}
+		n, ok := parseCursor(c)
+		if ok != (err == nil) {
+			t.Fatalf("cursor %q: parsed %v but Query err = %v", c, ok, err)
+		}
+		if ok && (n <= 0 || strings.Trim(c[1:], "0123456789") != "" || strings.TrimLeft(c[1:], "0") != strconv.FormatInt(n, 10)) {
+			t.Fatalf("cursor %q read as %d", c, n)
+		}
+		if err != nil && (recs != nil || strings.Contains(err.Error(), c) && len(c) > 3) {
+			t.Fatalf("cursor %q: records on error, or the cursor echoed: %v", c, err)
+		}
+	})
 }
