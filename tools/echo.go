@@ -2,14 +2,11 @@ package tools
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -17,36 +14,8 @@ import (
 // maxErrorEcho bounds an error text sent back to the model.
 const maxErrorEcho = 2000
 
-// maxQuoted bounds a value quoted inside an error text.
-const maxQuoted = 48
-
-var quoted = regexp.MustCompile(`'[^']*'|"(?:[^"\\]|\\.)*"`)
-
-// scrub makes text safe to echo to a model, a log or a terminal: secrets are
-// masked, quoted values are cut short, invisible and control characters are
-// written as escapes, and the whole is bounded.
-func scrub(s string, max int) string {
-	s = secret.MaskAll(s)
-	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
-		if len(q) <= maxQuoted+2 {
-			return q
-		}
-		body := q[1 : len(q)-1]
-		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], cutRunes(body, maxQuoted), q[0], len(body))
-	})
-	s = sanitize.Escape(s)
-	return audit.Bound(s, max)
-}
-
-func cutRunes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// scrub makes text safe to echo to a model, a log or a terminal.
+func scrub(s string, max int) string { return sanitize.Echo(s, max) }
 
 // secretArgs are the only arguments that may hold a secret.
 var secretArgs = map[string]map[string]bool{"validate_key": {"key": true}}

@@ -10,6 +10,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/keyward/keyward/internal/sanitize"
 )
 
 // mcp-go validates every call against the tool's input schema before any
@@ -99,7 +101,7 @@ func (e *explainer) sentence(ve *jsonschema.ValidationError, values map[string]a
 	arg, where := "", "the arguments"
 	if len(ve.InstanceLocation) > 0 {
 		arg = ve.InstanceLocation[0]
-		where = scrub(arg, maxQuoted)
+		where = scrub(arg, 48)
 		if len(ve.InstanceLocation) > 1 {
 			if i, err := strconv.Atoi(ve.InstanceLocation[1]); err == nil {
 				where = fmt.Sprintf("%s item %d", where, i+1)
@@ -125,7 +127,7 @@ func (e *explainer) sentence(ve *jsonschema.ValidationError, values map[string]a
 	case *kind.AdditionalProperties:
 		names := make([]string, 0, len(k.Properties))
 		for _, p := range k.Properties {
-			names = append(names, fmt.Sprintf("%q", cutRunes(p, maxQuoted)))
+			names = append(names, fmt.Sprintf("%q", sanitize.Cut(p, 48)))
 		}
 		return fmt.Sprintf("unknown %s %s", plural(len(names), "argument", "arguments"), strings.Join(names, ", "))
 	case *kind.MaxLength:

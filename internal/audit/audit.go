@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -98,16 +98,7 @@ func (l *Log) write(ctx context.Context, db execer, r Record) error {
 }
 
 // Bound cuts s to at most n bytes on a character boundary, saying how long it was.
-func Bound(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - 40
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…(%d bytes, cut)", s[:max(cut, 0)], len(s))
-}
+func Bound(s string, n int) string { return sanitize.Bound(s, n) }
 
 // joinScopes keeps "no scopes" (empty list) apart from "not applicable" (nil).
 func joinScopes(s []string) any {

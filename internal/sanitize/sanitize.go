@@ -5,9 +5,12 @@ package sanitize
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // Invisible reports control characters (newlines forge rows, ESC drives the
@@ -41,4 +44,50 @@ func Escape(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// Bound cuts s to at most n bytes on a character boundary, saying how long it was.
+func Bound(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n-40, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes, cut)", s[:cut], len(s))
+}
+
+// maxQuoted bounds a value quoted inside an echoed text.
+const maxQuoted = 48
+
+var quoted = regexp.MustCompile(`'[^']*'|"(?:[^"\\]|\\.)*"`)
+
+// Echo makes text safe to send back to a model, to a log or to a terminal:
+// secrets are masked, quoted values cut short, invisible and control
+// characters escaped, and the whole bounded to max bytes.
+func Echo(s string, max int) string {
+	if len(s) > 8*max {
+		s = s[:8*max] // what is cut below anyway; keeps the scans bounded
+	}
+	s = secret.MaskAll(s)
+	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
+		if len(q) <= maxQuoted+2 {
+			return q
+		}
+		body := q[1 : len(q)-1]
+		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], Cut(body, maxQuoted), q[0], len(body))
+	})
+	return Bound(Escape(s), max)
+}
+
+// Cut returns at most n bytes of s, ending on a character boundary.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

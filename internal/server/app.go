@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"slices"
 	"strings"
@@ -154,19 +152,6 @@ func (a *App) Close() error {
 		errs = append(errs, a.Store.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// ServeStdio speaks MCP on in/out until in closes or ctx ends. Only protocol
-// goes to out; mcp-go's own complaints go to the logger (stderr).
-func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
-	s := server.NewStdioServer(a.MCP)
-	s.SetErrorLogger(log.New(slogWriter{a.Log}, "", 0))
-	s.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithTransport(ctx, "stdio") })
-	err := s.Listen(ctx, in, out)
-	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
 }
 
 // slogWriter forwards a standard logger's lines to slog.
