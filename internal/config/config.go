@@ -30,6 +30,9 @@ type Platform struct {
 	// SessionToken is a browser session for platforms whose API keys cannot
 	// manage keys (LIUM_SESSION_TOKEN).
 	SessionToken string `env:"SESSION_TOKEN"`
+	// Org is an organisation whose keys keyward also manages, as a provider
+	// of its own (LYCEUM_ORG: lyceum-org).
+	Org string `env:"ORG"`
 }
 
 // PerProvider holds one list per provider, e.g. KEYWARD_DEFAULT_SCOPES_VAST.
