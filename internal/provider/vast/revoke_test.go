@@ -130,6 +130,19 @@ func TestVastsCredential400IsUnauthorized(t *testing.T) {
 	assert.Equal(t, provider.StatusNotFound, v.Status)
 }
 
+// A 400 to a write names the credential only when Vast's sentence says so.
+func TestVastsCredential400OnAWrite(t *testing.T) {
+	f, p := start(t)
+	f.Faults().Set(fakeserver.Fault{Status: 400, Body: `{"msg": "API Key not found."}`})
+	_, err := p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: []string{"misc"}})
+	pe := requireKind(t, err, provider.KindUnauthorized)
+	assert.Contains(t, pe.Message, "VAST_API_KEY")
+
+	f.Faults().Set(fakeserver.Fault{Method: http.MethodPost, Status: 400, Body: `{"success": false, "error": "invalid_permissions", "msg": "Invalid permission format"}`})
+	_, err = p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: []string{"misc"}})
+	requireKind(t, err, provider.KindInvalid)
+}
+
 // A 400 that is about the request stays a request error.
 func TestVasts400AboutTheRequestStaysInvalid(t *testing.T) {
 	_, p := start(t)
