@@ -323,3 +323,148 @@ func TestKeywardEnforcedExpiryOnVast(t *testing.T) {
 	assert.True(t, h.valid("vast", rot["secret"].(string)))
 	assert.Equal(t, []string{rot["key_id"].(string)}, keyIDs(h.ok("list_keys", map[string]any{"provider": "vast"}))[1:])
 }
+
+// byName is the suite's platform of that name.
+func byName(t *testing.T, name string) platform {
+	t.Helper()
+	for _, p := range platforms() {
+		if p.name == name {
+			return p
+		}
+	}
+	t.Fatalf("no platform %q in the suite", name)
+	return platform{}
+}
+
+// TestBehaviourSuiteVastRevokeNeedsProof: a revoke is reported done only when
+// Vast.ai says so or a listing shows the key gone; otherwise keyward keeps
+// its record and says the key still works.
+func TestBehaviourSuiteVastRevokeNeedsProof(t *testing.T) {
+	h, fk := byName(t, "vast").harness(t)
+	f := fk.(*vastfake.Fake)
+	on := func(kv ...any) map[string]any {
+		m := map[string]any{"provider": "vast"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	created := h.ok("create_key", on("name", "kept"))
+	id, secret := created["key_id"].(string), created["secret"].(string)
+
+	f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Status: 200, Times: 1,
+		Body: `{"success": false, "error": "server_error", "msg": "Failed to delete API key."}`})
+	msg := h.fail("revoke_key", on("key_id", id))
+	assert.Contains(t, msg, "still works")
+	assert.Equal(t, "error", lastAudit(t, h)["outcome"])
+	assert.Contains(t, keyIDs(h.ok("list_keys", on())), id)
+	assert.True(t, h.valid("vast", secret), "the key lives on upstream and keyward says so")
+
+	// The DELETE deletes the key but its answer is cut; the retry gets 404:
+	// the listing proves the key gone, so this is a revocation.
+	f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Truncate: true, Times: 1})
+	res := h.ok("revoke_key", on("key_id", id))
+	assert.Equal(t, true, res["revoked"])
+	assert.Equal(t, "ok", lastAudit(t, h)["outcome"])
+	assert.NotContains(t, keyIDs(h.ok("list_keys", on())), id)
+	assert.False(t, f.Exists(id))
+}
+
+// TestBehaviourSuiteVastCredential400: Vast.ai answers a rejected key with
+// 400 on its key list; keyward names VAST_API_KEY, as for a 401.
+func TestBehaviourSuiteVastCredential400(t *testing.T) {
+	f := vastfake.New()
+	defer f.Close()
+	h := newHarness(t, withEnv("VAST_API_KEY", strings.Repeat("cd", 32), "VAST_API_URL", f.URL(), "KEYWARD_PROVIDER_RETRIES", "0"))
+	msg := h.fail("list_keys", map[string]any{"provider": "vast"})
+	assert.Contains(t, msg, "VAST_API_KEY")
+	assert.NotContains(t, msg, "correct the request")
+}
+
+// TestBehaviourSuiteLyceumNullIsInactive: Lyceum's own CLI shows a key whose
+// is_active is null as inactive; so does keyward, and enabling it works.
+func TestBehaviourSuiteLyceumNullIsInactive(t *testing.T) {
+	h, fk := byName(t, "lyceum").harness(t)
+	f := fk.(*lyceumfake.Fake)
+	id, secret := f.AddKey("dormant", nil)
+	h.secrets = append(h.secrets, secret)
+	f.SetActiveNull(id)
+	args := map[string]any{"provider": "lyceum", "key_id": id}
+	assert.Equal(t, false, h.ok("get_key", args)["active"])
+	assert.False(t, h.valid("lyceum", secret))
+
+	res := h.ok("set_key_active", map[string]any{"provider": "lyceum", "key_id": id, "active": true})
+	assert.Equal(t, true, res["active"])
+	assert.True(t, h.valid("lyceum", secret), "enabled, not toggled off")
+}
+
+// TestBehaviourSuiteLyceumOrganisation: with LYCEUM_ORG, an organisation's
+// keys are a provider of their own (lyceum-org) with the same tools, and
+// Lyceum's regenerate is its native rotation.
+func TestBehaviourSuiteLyceumOrganisation(t *testing.T) {
+	h, fk := byName(t, "lyceum").harness(t, "LYCEUM_ORG", lyceumfake.OrgSlug)
+	f := fk.(*lyceumfake.Fake)
+	on := func(kv ...any) map[string]any {
+		m := map[string]any{"provider": "lyceum-org"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	var org map[string]any
+	for _, p := range h.ok("list_providers", map[string]any{})["providers"].([]any) {
+		if p.(map[string]any)["name"] == "lyceum-org" {
+			org = p.(map[string]any)
+		}
+	}
+	require.NotNil(t, org, "LYCEUM_ORG adds the organisation's keys as a provider")
+	assert.Equal(t, "native", org["capabilities"].(map[string]any)["rotate"])
+
+	dashID, _ := f.AddOrgKey("team-ci")
+	assert.Equal(t, []string{dashID}, keyIDs(h.ok("list_keys", on())))
+	personal := keyIDs(h.ok("list_keys", map[string]any{"provider": "lyceum"}))
+	assert.NotContains(t, personal, dashID, "the user's own keys are listed apart")
+
+	created := h.ok("create_key", on("name", "org-agent", "expires_in", "7d"))
+	id, secret := created["key_id"].(string), created["secret"].(string)
+	assert.Equal(t, true, created["full_access"])
+	assert.True(t, f.Works(secret))
+	assert.Contains(t, keyIDs(h.ok("list_keys", on())), id)
+
+	rot := h.ok("rotate_key", on("key_id", id))
+	assert.Equal(t, id, rot["key_id"], "regenerate keeps the key")
+	assert.NotEqual(t, secret, rot["secret"])
+	assert.False(t, f.Works(secret))
+	assert.True(t, f.Works(rot["secret"].(string)))
+
+	assert.Contains(t, h.fail("revoke_key", on("key_id", id)), "dashboard")
+	assert.Contains(t, h.fail("set_key_active", on("key_id", id, "active", false)), "cannot")
+}
+
+// TestBehaviourSuiteLiumNarrowest: Lium keys get only what lium.io accepts
+// (no billing scope) and see only the pods they create.
+func TestBehaviourSuiteLiumNarrowest(t *testing.T) {
+	h, fk := byName(t, "lium").harness(t, "KEYWARD_ALLOWED_SCOPES_LIUM", "read,rent,manage")
+	f := fk.(*liumfake.Fake)
+	var names []string
+	for _, s := range h.ok("list_scopes", map[string]any{"provider": "lium"})["scopes"].([]any) {
+		names = append(names, s.(map[string]any)["name"].(string))
+	}
+	assert.NotContains(t, names, "billing")
+	assert.Contains(t, h.fail("create_key", map[string]any{"provider": "lium", "name": "pay", "scopes": []any{"billing"}}), "billing")
+
+	created := h.ok("create_key", map[string]any{"provider": "lium", "name": "renter", "scopes": []any{"read", "rent"}})
+	assert.Equal(t, "own", f.PodVisibility(created["key_id"].(string)))
+}
+
+// TestBehaviourSuiteLurusUnconfirmed: a 2xx that names no account on Lurus's
+// guessed route confirms nothing, and keyward says so instead of "valid".
+func TestBehaviourSuiteLurusUnconfirmed(t *testing.T) {
+	h, fk := byName(t, "lurus").harness(t)
+	f := fk.(*lurusfake.Fake)
+	f.AnswerWithoutAccount(`{}`)
+	msg := h.fail("validate_key", map[string]any{"provider": "lurus", "key": f.APIKey()})
+	assert.Contains(t, msg, "could not confirm")
+	assert.Contains(t, msg, "neither valid nor invalid")
+	assert.NotContains(t, msg, f.APIKey())
+}

@@ -32,6 +32,9 @@ type Platform struct {
 	// SessionToken is a browser session for platforms whose API keys cannot
 	// manage keys; only Lium has one (LIUM_SESSION_TOKEN, Config.LiumSession).
 	SessionToken string `env:"-"`
+	// Org is an organisation whose keys keyward also manages, as a provider
+	// of its own; only Lyceum has them (LYCEUM_ORG, Config.LyceumOrg: lyceum-org).
+	Org string `env:"-"`
 }
 
 // PerProvider holds one list per provider, e.g. KEYWARD_DEFAULT_SCOPES_VAST.
@@ -104,6 +107,7 @@ type Config struct {
 	Lurus  Platform `envPrefix:"LURUS_"`
 
 	LiumSession string `env:"LIUM_SESSION_TOKEN"`
+	LyceumOrg   string `env:"LYCEUM_ORG"`
 
 	// Parsed forms.
 	RevealMode secret.Mode `env:"-"`
@@ -144,7 +148,9 @@ func (c *Config) Platform(name string) Platform {
 	case "vast":
 		return c.Vast
 	case "lyceum":
-		return c.Lyceum
+		p := c.Lyceum
+		p.Org = c.LyceumOrg
+		return p
 	case "lium":
 		p := c.Lium
 		p.SessionToken = c.LiumSession

@@ -43,9 +43,21 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// Errorf builds an *Error with a formatted message.
+// Errorf builds an *Error with a formatted message, for a failure that
+// changed nothing.
 func Errorf(kind Kind, provider, format string, args ...any) *Error {
-	return &Error{Kind: kind, Provider: provider, Message: fmt.Sprintf(format, args...), Changed: ChangedNo}
+	return Fail(kind, ChangedNo, provider, 0, format, args...)
+}
+
+// Fail builds an *Error that says whether anything may have changed and,
+// when the platform answered, with which HTTP status. Providers build every
+// error of their own here or through Errorf; the HTTP client builds its own
+// and redacts them.
+func Fail(kind Kind, changed Changed, provider string, status int, format string, args ...any) *Error {
+	if changed == "" {
+		changed = ChangedUnknown
+	}
+	return &Error{Kind: kind, Provider: provider, Message: fmt.Sprintf(format, args...), Changed: changed, Status: status}
 }
 
 // Unsupported says plainly that a platform lacks an operation.

@@ -38,7 +38,12 @@ func remoteProviders(cfg *config.Config) ([]provider.Provider, map[string]string
 		if retries == 0 {
 			retries = -1 // httpapi reads 0 as "the default"
 		}
-		out = append(out, build(httpapi.Settings{APIKey: p.APIKey, BaseURL: p.APIURL, Timeout: cfg.ProviderTimeout, MaxRetries: retries}, p))
+		s := httpapi.Settings{APIKey: p.APIKey, BaseURL: p.APIURL, Timeout: cfg.ProviderTimeout, MaxRetries: retries}
+		out = append(out, build(s, p))
+		if name == lyceum.Name && strings.TrimSpace(p.Org) != "" {
+			// LYCEUM_ORG: the organisation's keys, as a provider of their own.
+			out = append(out, lyceum.NewOrg(s, p.Org))
+		}
 	}
 	return out, unconfigured
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -166,17 +167,49 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []Request
+	open     map[net.Conn]bool
+	accepted int
 }
 
 // Start serves h on a loopback port, behind the fault injector and the log.
 func Start(h http.Handler) *Server {
-	s := &Server{Faults: &Faults{}}
+	s := &Server{Faults: &Faults{}, open: map[net.Conn]bool{}}
 	wrapped := s.Faults.Wrap(h)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.record(r)
 		wrapped.ServeHTTP(w, r)
 	}))
+	s.Server.Config.ConnState = s.track
+	s.Server.Start()
 	return s
+}
+
+// track counts the connections clients hold open to the fake.
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		s.open[c] = true
+		s.accepted++
+	case http.StateClosed, http.StateHijacked:
+		delete(s.open, c)
+	}
+}
+
+// OpenConns is how many connections clients hold open to the fake right now,
+// idle ones included: a client that pools its connections keeps few.
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
+// AcceptedConns is how many connections the fake has accepted in all.
+func (s *Server) AcceptedConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
 }
 
 // Requests returns a copy of the log, oldest first.

@@ -199,3 +199,24 @@ func TestFaultForOneMethodAndPath(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "only matching requests count against Times")
 }
+
+func TestOpenConnsCountsWhatClientsKeep(t *testing.T) {
+	s := start(t)
+	assert.Zero(t, s.OpenConns())
+	var transports []*http.Transport
+	for range 3 {
+		tr := &http.Transport{}
+		transports = append(transports, tr)
+		resp, err := (&http.Client{Transport: tr}).Get(s.URL + "/")
+		require.NoError(t, err)
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	assert.Eventually(t, func() bool { return s.OpenConns() == 3 }, time.Second, 5*time.Millisecond,
+		"three clients with their own pools keep three idle connections")
+	assert.Equal(t, 3, s.AcceptedConns())
+	for _, tr := range transports {
+		tr.CloseIdleConnections()
+	}
+	assert.Eventually(t, func() bool { return s.OpenConns() == 0 }, time.Second, 5*time.Millisecond)
+}

@@ -35,13 +35,18 @@ const (
 	pathKeys = "/keys"
 )
 
-// Scope names Lium knows; billing is the money-moving scope and, per Lium's
-// SDK, stands alone on its key.
+// Scope names Lium knows. billing, the money-moving scope, is in Lium's SDK
+// but "not released" on lium.io (servers without it answer 422), so keyward
+// does not offer it.
 const (
 	ScopeRead    = "read"
 	ScopeRent    = "rent"
 	ScopeManage  = "manage"
 	ScopeBilling = "billing"
+
+	// podVisibilityOwn makes a key see only the pods it creates, the
+	// narrowest of Lium's two values ("own", "account") and its SDK's default.
+	podVisibilityOwn = "own"
 )
 
 var keyPlatform = httpapi.Platform{
@@ -68,21 +73,18 @@ var vocabulary = []provider.Scope{
 		Description: "Rent nodes and reboot, edit or remove the pods this key rented."},
 	{Name: ScopeManage,
 		Description: "Manage every pod of the account, templates, SSH keys, volumes and backups."},
-	{Name: ScopeBilling, Sensitive: true,
-		Description: "Move money: card payments, credit transfers and crypto top-ups; must be the key's only scope."},
 }
 
 // Provider implements provider.Provider for Lium.
 type Provider struct {
-	settings httpapi.Settings
-	api      *httpapi.Client // X-API-Key: the configured LIUM_API_KEY
-	session  *httpapi.Client // Authorization: Bearer; nil without a session
+	api     *httpapi.Client // X-API-Key: the configured LIUM_API_KEY
+	session *httpapi.Client // Authorization: Bearer; nil without a session
 }
 
 // New returns a provider that validates keys and answers whoami with the
 // configured API key; it cannot manage keys (Capabilities.Manage is false).
 func New(s httpapi.Settings) *Provider {
-	return &Provider{settings: s, api: httpapi.New(keyPlatform, s)}
+	return &Provider{api: httpapi.New(keyPlatform, s)}
 }
 
 // NewWithSession also manages keys through Lium's session-only /keys routes.
@@ -131,9 +133,12 @@ type keyRow struct {
 	CreatedByUserID string    `json:"created_by_user_id"`
 }
 
+// createKeyRequest is POST /keys. pod_visibility is always "own": a server
+// before Lium's budgets and visibility release ignores it (per its SDK).
 type createKeyRequest struct {
-	Name   string   `json:"name"`
-	Scopes []string `json:"scopes"`
+	Name          string   `json:"name"`
+	Scopes        []string `json:"scopes"`
+	PodVisibility string   `json:"pod_visibility"`
 }
 
 type createKeyResponse struct {
@@ -192,19 +197,21 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 	if err := checkScopes(scopes); err != nil {
 		return provider.Created{}, err
 	}
+	if req.Narrowed() {
+		return provider.Created{}, provider.Errorf(provider.KindInvalid, Name,
+			"Lium keys cannot be narrowed below their scopes by constraints or address allow-lists; a new key already sees only the pods it creates")
+	}
 	// Lium takes no expiry on a new key: with ExpiryNone the manager records
 	// req.ExpiresAt and revokes the key itself.
-	body := createKeyRequest{Name: req.Name, Scopes: scopes}
+	body := createKeyRequest{Name: req.Name, Scopes: scopes, PodVisibility: podVisibilityOwn}
 	var resp createKeyResponse
 	if err := p.session.Do(ctx, "POST", pathKeys, body, &resp, false); err != nil {
 		return provider.Created{}, err
 	}
 	if resp.Key == "" || resp.ID == "" {
-		e := provider.Errorf(provider.KindUpstream, Name,
+		return provider.Created{}, provider.Fail(provider.KindUpstream, provider.ChangedUnknown, Name, 0,
 			"Lium answered the creation of key %q without its id or secret, so keyward cannot use it; look for the key in the dashboard at %s (Access → API Keys) and delete it there",
 			req.Name, dashboardURL)
-		e.Changed = provider.ChangedUnknown
-		return provider.Created{}, e
 	}
 	return provider.Created{Key: resp.key(secret.Mask(resp.Key)), Secret: resp.Key}, nil
 }
@@ -243,10 +250,9 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 			Reason: "a Lium API key is one word without spaces, like sk_ followed by about 43 letters and digits"}, nil
 	}
 	masked := secret.Mask(key)
-	s := p.settings
-	s.APIKey = key
 	var me userMe
-	err := httpapi.New(keyPlatform, s).Do(ctx, "GET", pathMe, nil, &me, true)
+	// The checked key travels over the provider's own connections.
+	err := p.api.WithKey(key).Do(ctx, "GET", pathMe, nil, &me, true)
 	switch {
 	case err == nil:
 		v := provider.Validation{Status: provider.StatusValid, Owner: me.owner(), Masked: masked,
@@ -310,14 +316,14 @@ func (p *Provider) needSession(verb string) error {
 
 func checkScopes(scopes []string) error {
 	for _, s := range scopes {
+		if s == ScopeBilling {
+			return provider.Unsupported(Name,
+				"lium.io does not accept the billing scope yet: Lium's own SDK calls it not released, and servers without it answer 422; create the key with read, rent or manage, and move money in the dashboard at %s", dashboardURL)
+		}
 		if !slices.ContainsFunc(vocabulary, func(v provider.Scope) bool { return v.Name == s }) {
 			return provider.Errorf(provider.KindInvalid, Name,
-				"Lium has no scope %q; its scopes are read, rent, manage and billing", s)
+				"Lium has no scope %q; its scopes are read, rent and manage", s)
 		}
-	}
-	if slices.Contains(scopes, ScopeBilling) && len(scopes) > 1 {
-		return provider.Errorf(provider.KindInvalid, Name,
-			"on Lium the billing scope must be a key's only scope; create the billing key on its own and a second key for read, rent or manage")
 	}
 	return nil
 }
@@ -328,10 +334,8 @@ func keyPath(id string) string { return pathKeys + "/" + url.PathEscape(id) }
 func notFoundAs(err error, id string) error {
 	var pe *provider.Error
 	if errors.As(err, &pe) && pe.Kind == provider.KindNotFound {
-		nf := provider.Errorf(provider.KindNotFound, Name,
+		return provider.Fail(provider.KindNotFound, provider.ChangedNo, Name, pe.Status,
 			"Lium has no key with id %q in this account; call list_keys to see the ids that exist", id)
-		nf.Status = pe.Status
-		return nf
 	}
 	return err
 }

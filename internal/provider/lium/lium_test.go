@@ -125,11 +125,14 @@ func TestCreateSendsTheDefaultScopeWhenNoneIsGiven(t *testing.T) {
 func TestCreateRefusesScopesLiumCannotHoldBeforeAnyRequest(t *testing.T) {
 	f := start(t)
 	p := withSession(f)
-	for _, scopes := range [][]string{{"admin"}, {"billing", "read"}} {
-		_, err := p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: scopes})
-		pe := requireKind(t, err, provider.KindInvalid)
-		if !strings.Contains(pe.Message, scopes[0]) {
-			t.Fatalf("the sentence should name %s: %s", scopes[0], pe.Message)
+	for _, tc := range []struct {
+		scopes []string
+		kind   provider.Kind
+	}{{[]string{"admin"}, provider.KindInvalid}, {[]string{"billing", "read"}, provider.KindUnsupported}} {
+		_, err := p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: tc.scopes})
+		pe := requireKind(t, err, tc.kind)
+		if !strings.Contains(pe.Message, tc.scopes[0]) {
+			t.Fatalf("the sentence should name %s: %s", tc.scopes[0], pe.Message)
 		}
 	}
 	if n := count(f, http.MethodPost, "/api/keys"); n != 0 {

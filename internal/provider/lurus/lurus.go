@@ -10,6 +10,9 @@ package lurus
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -53,12 +56,11 @@ var platform = httpapi.Platform{
 
 // Provider implements provider.Provider for Lurus Code.
 type Provider struct {
-	settings httpapi.Settings
-	api      *httpapi.Client
+	api *httpapi.Client
 }
 
 func New(s httpapi.Settings) *Provider {
-	return &Provider{settings: s, api: httpapi.New(platform, s)}
+	return &Provider{api: httpapi.New(platform, s)}
 }
 
 func (p *Provider) Name() string  { return Name }
@@ -80,12 +82,29 @@ func (p *Provider) Capabilities() provider.Capabilities {
 func (p *Provider) ScopeVocabulary() []provider.Scope { return nil }
 func (p *Provider) DefaultScopes() []string           { return nil }
 
-// account is the answer of the account route; every field is assumed and
-// optional, and nothing depends on them.
+// account is the answer of the account route; every field is assumed. An
+// answer counts only when it names the account (an id or an e-mail).
 type account struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
+	ID    flexString `json:"id"`
+	Email string     `json:"email"`
+	Name  string     `json:"name"`
+}
+
+// flexString is an id sent as a string or a number.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = flexString(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = flexString(n.String())
+	return nil
 }
 
 func (p *Provider) List(ctx context.Context) ([]provider.Key, error) {
@@ -126,10 +145,9 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 		return provider.Validation{Status: provider.StatusInvalidFormat, Reason: reason}, nil
 	}
 	masked := secret.Mask(key)
-	s := p.settings
-	s.APIKey = key
 	var who account
-	err := p.callAccount(ctx, httpapi.New(platform, s), &who)
+	// The checked key travels over the provider's own connections.
+	err := p.callAccount(ctx, p.api.WithKey(key), &who)
 	switch {
 	case err == nil:
 		return provider.Validation{Status: provider.StatusValid, Owner: who.owner(), Masked: masked,
@@ -155,16 +173,31 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 	return provider.Identity{Account: who.owner(), Detail: detail}, nil
 }
 
+// callAccount asks the account route. Only an answer that names an account
+// confirms a key; a 2xx without one (an empty object, null, another shape),
+// on a route that is itself a guess, confirms nothing either way.
 func (p *Provider) callAccount(ctx context.Context, c *httpapi.Client, out *account) error {
 	err := c.Do(ctx, "GET", accountPath, nil, out, true)
-	if provider.IsKind(err, provider.KindNotFound) {
-		e := provider.Errorf(provider.KindUpstream, Name,
+	var pe *provider.Error
+	switch {
+	case provider.IsKind(err, provider.KindNotFound):
+		return provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, http.StatusNotFound,
 			"Lurus answered 404 for GET %s, the account route keyward assumes because Lurus documents none; the key was not checked. If Lurus serves its API elsewhere, set LURUS_API_URL to that address",
 			accountPath)
-		e.Status = 404
-		return e
+	case errors.As(err, &pe) && pe.Kind == provider.KindUpstream && pe.Status >= 200 && pe.Status < 300:
+		return unconfirmed(pe.Status, "a body keyward could not read as an account")
+	case err != nil:
+		return err
+	case out.owner() == "":
+		return unconfirmed(http.StatusOK, "no account in it")
 	}
-	return err
+	return nil
+}
+
+func unconfirmed(status int, what string) error {
+	return provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, status,
+		"Lurus answered GET %s with %d and %s, so keyward could not confirm the key: it is neither valid nor invalid as far as keyward can tell. That route is keyward's guess, as Lurus documents none; if Lurus serves its API elsewhere, set LURUS_API_URL to that address, or check the key in the dashboard at %s",
+		accountPath, status, what, dashboardURL)
 }
 
 func formatProblem(key string) string {
@@ -189,7 +222,7 @@ func (a account) owner() string {
 	if a.Email != "" {
 		return a.Email
 	}
-	return a.ID
+	return string(a.ID)
 }
 
 func (a account) describe() string {

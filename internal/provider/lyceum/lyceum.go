@@ -4,10 +4,12 @@
 package lyceum
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,9 +20,14 @@ import (
 const (
 	Name  = "lyceum"
 	Title = "Lyceum"
+	// OrgName is the provider of one organisation's keys (NewOrg).
+	OrgName = "lyceum-org"
 	// DefaultBaseURL is the API root every documented path hangs off.
 	DefaultBaseURL = "https://api.lyceum.technology/api/v2/external"
 	EnvKey         = "LYCEUM_API_KEY"
+	// OrgEnvKey names the organisation whose keys NewOrg manages.
+	OrgEnvKey    = "LYCEUM_ORG"
+	dashboardURL = "https://dashboard.lyceum.technology"
 
 	// KeyPrefix starts every Lyceum API key.
 	KeyPrefix = "lk_"
@@ -29,6 +36,7 @@ const (
 
 	pathKeys     = "/auth/api-keys/"
 	pathValidate = "/auth/api-keys/validate"
+	pathOrgs     = "/orgs/"
 )
 
 var platform = httpapi.Platform{
@@ -40,27 +48,63 @@ var platform = httpapi.Platform{
 	AuthPrefix: "Bearer ",
 }
 
-// Provider manages Lyceum API keys with the key in LYCEUM_API_KEY. Lyceum
-// keys have no scopes: each one carries the account's full access.
+// Provider manages Lyceum API keys with the key in LYCEUM_API_KEY: the
+// caller's own keys (New), or one organisation's (NewOrg). Lyceum keys have
+// no scopes: each one carries the account's, or the organisation's, full
+// access.
 type Provider struct {
 	api *httpapi.Client
 	// own is the configured key, which whoami sends to /validate; behind a
 	// pointer so that printing a Provider shows an address, not the key.
 	own *credential
 	now func() time.Time
+	// org is the organisation slug of an organisation provider, "" otherwise.
+	org string
 }
 
 type credential struct{ key string }
 
-// New builds the provider; s.BaseURL empty means DefaultBaseURL.
+// New builds the provider of the caller's own keys; s.BaseURL empty means
+// DefaultBaseURL.
 func New(s httpapi.Settings) *Provider {
 	return &Provider{api: httpapi.New(platform, s), own: &credential{key: s.APIKey}, now: time.Now}
 }
 
-func (p *Provider) Name() string  { return Name }
-func (p *Provider) Title() string { return Title }
+// NewOrg builds the provider of organisation slug's keys (/orgs/{slug}/api-keys),
+// named lyceum-org. Lyceum documents listing, creating and regenerating them,
+// but no delete and no toggle: those are refused and the dashboard named.
+// The key in s.APIKey must belong to an owner or admin of the organisation.
+func NewOrg(s httpapi.Settings, slug string) *Provider {
+	p := New(s)
+	p.org = strings.TrimSpace(slug)
+	return p
+}
+
+func (p *Provider) Name() string {
+	if p.org != "" {
+		return OrgName
+	}
+	return Name
+}
+
+func (p *Provider) Title() string {
+	if p.org != "" {
+		return Title + " organisation " + p.org
+	}
+	return Title
+}
 
 func (p *Provider) Capabilities() provider.Capabilities {
+	if p.org != "" {
+		return provider.Capabilities{
+			Manage:   true,
+			Expiry:   provider.ExpiryAny,
+			Rotate:   true,
+			Validate: true,
+			Whoami:   true,
+			LastUsed: true,
+		}
+	}
 	return provider.Capabilities{
 		Manage:   true,
 		Expiry:   provider.ExpiryAny,
@@ -76,15 +120,28 @@ func (p *Provider) ScopeVocabulary() []provider.Scope { return nil }
 func (p *Provider) DefaultScopes() []string { return nil }
 
 func (p *Provider) List(ctx context.Context) ([]provider.Key, error) {
-	var out keyList
-	if err := p.api.Do(ctx, http.MethodGet, pathKeys, nil, &out, true); err != nil {
+	entries, err := p.entries(ctx)
+	if err != nil {
 		return nil, err
 	}
-	keys := make([]provider.Key, 0, len(out))
-	for _, w := range out {
+	keys := make([]provider.Key, 0, len(entries))
+	for _, w := range entries {
 		keys = append(keys, w.key())
 	}
 	return keys, nil
+}
+
+// entries reads the list as sent.
+func (p *Provider) entries(ctx context.Context) (keyList, error) {
+	path, err := p.listPath()
+	if err != nil {
+		return nil, err
+	}
+	var out keyList
+	if err := p.api.Do(ctx, http.MethodGet, path, nil, &out, true); err != nil {
+		return nil, p.orgMissing(err)
+	}
+	return out, nil
 }
 
 // Get reads the list: Lyceum documents no way to fetch one key.
@@ -93,65 +150,91 @@ func (p *Provider) Get(ctx context.Context, id string) (provider.Key, error) {
 	if err != nil {
 		return provider.Key{}, err
 	}
-	return provider.FindKey(keys, Name, id)
+	return provider.FindKey(keys, p.Name(), id)
 }
 
 func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (provider.Created, error) {
 	if len(req.Scopes) > 0 {
-		return provider.Created{}, provider.Errorf(provider.KindInvalid, Name,
+		return provider.Created{}, provider.Errorf(provider.KindInvalid, p.Name(),
 			"Lyceum keys have no scopes: every key has full access to the account; create the key without scopes")
 	}
-	body := createRequest{KeyName: req.Name}
+	if req.Narrowed() {
+		return provider.Created{}, provider.Errorf(provider.KindInvalid, p.Name(),
+			"Lyceum keys cannot be narrowed: they have no scopes, constraints or address allow-lists; create the key without them")
+	}
+	var expires *time.Time
 	if req.ExpiresAt != nil {
 		at := req.ExpiresAt.UTC().Truncate(time.Second)
-		body.ExpiresAt = &at
+		expires = &at
 	}
-	var out createResponse
-	if err := p.api.Do(ctx, http.MethodPost, pathKeys, body, &out, false); err != nil {
+	path, err := p.listPath()
+	if err != nil {
 		return provider.Created{}, err
 	}
-	if out.ID == "" || out.APIKey == "" {
-		return provider.Created{}, &provider.Error{Kind: provider.KindUpstream, Provider: Name, Changed: provider.ChangedUnknown,
-			Message: "Lyceum accepted the new key but its answer lacked the id or the secret; the key may exist without keyward knowing its secret; check with list_keys and revoke any key you cannot use"}
+	var body any = createRequest{KeyName: req.Name, ExpiresAt: expires}
+	if p.org != "" {
+		body = orgCreateRequest{Name: req.Name, ExpiresAt: expires}
 	}
-	prefix := out.KeyPrefix
-	if prefix == "" {
-		prefix = visiblePrefix(out.APIKey)
+	var out createResponse
+	if err := p.api.Do(ctx, http.MethodPost, path, body, &out, false); err != nil {
+		return provider.Created{}, p.orgMissing(err)
 	}
-	name := out.KeyName
-	if name == "" {
-		name = req.Name
+	return p.created(out, req.Name, "accepted the new key")
+}
+
+// created turns a create or regenerate answer into a key with its secret.
+func (p *Provider) created(out createResponse, name, what string) (provider.Created, error) {
+	if out.ID == "" || out.secret() == "" {
+		return provider.Created{}, provider.Fail(provider.KindUpstream, provider.ChangedUnknown, p.Name(), 0,
+			"Lyceum %s but its answer lacked the id or the secret; the key may exist without keyward knowing its secret; check with list_keys and revoke any key you cannot use", what)
 	}
+	prefix := cmp.Or(out.KeyPrefix, out.Prefix, visiblePrefix(out.secret()))
 	return provider.Created{
 		Key: provider.Key{
 			ID:        string(out.ID),
-			Name:      name,
+			Name:      cmp.Or(out.KeyName, out.Name, name),
 			Active:    true,
 			CreatedAt: out.CreatedAt.time(),
 			ExpiresAt: out.ExpiresAt.ptr(),
 			Masked:    maskPrefix(prefix),
 		},
-		Secret: out.APIKey,
+		Secret: out.secret(),
 	}, nil
 }
 
 func (p *Provider) Update(_ context.Context, _ string, req provider.UpdateRequest) (provider.Key, error) {
 	if req.Scopes != nil {
-		return provider.Key{}, provider.Unsupported(Name, "Lyceum keys have no scopes: every key has full access to the account")
+		return provider.Key{}, provider.Unsupported(p.Name(), "Lyceum keys have no scopes: every key has full access to the account")
 	}
-	return provider.Key{}, provider.Unsupported(Name, "Lyceum cannot rename a key or change its expiry; pass reissue: true to update_key to create a replacement and revoke the old one")
+	return provider.Key{}, provider.Unsupported(p.Name(), "Lyceum cannot rename a key or change its expiry; pass reissue: true to update_key to create a replacement and revoke the old one")
 }
 
-// SetActive toggles only when the key is not already in the wanted state,
+// SetActive toggles only when the key is known to be in the other state,
 // since Lyceum's toggle flips whatever the state is.
 func (p *Provider) SetActive(ctx context.Context, id string, active bool) (provider.Key, error) {
-	k, err := p.Get(ctx, id)
-	if err != nil || k.Active == active {
-		return k, err
+	if p.org != "" {
+		return provider.Key{}, provider.Unsupported(p.Name(),
+			"Lyceum documents no way to disable an organisation key (only a user's own keys have a toggle); delete it in the dashboard at %s, or rotate it", dashboardURL)
+	}
+	entries, err := p.entries(ctx)
+	if err != nil {
+		return provider.Key{}, err
+	}
+	i := slices.IndexFunc(entries, func(w wireKey) bool { return string(w.ID) == id })
+	if i < 0 {
+		return provider.Key{}, provider.NotFound(p.Name(), id)
+	}
+	k := entries[i].key()
+	if !entries[i].IsActive.sent {
+		return provider.Key{}, provider.Errorf(provider.KindUpstream, p.Name(),
+			"Lyceum listed key %s without is_active, so keyward cannot tell whether it is enabled, and its toggle flips whatever the state is; nothing was changed; check the key in the dashboard at %s", id, dashboardURL)
+	}
+	if k.Active == active {
+		return k, nil
 	}
 	if err := p.api.Do(ctx, http.MethodPatch, keyPath(id)+"/toggle", nil, nil, false); err != nil {
 		if provider.IsKind(err, provider.KindNotFound) {
-			return provider.Key{}, provider.NotFound(Name, id)
+			return provider.Key{}, provider.NotFound(p.Name(), id)
 		}
 		return provider.Key{}, err
 	}
@@ -160,20 +243,44 @@ func (p *Provider) SetActive(ctx context.Context, id string, active bool) (provi
 		return provider.Key{}, err
 	}
 	if k.Active != active {
-		return k, provider.Errorf(provider.KindConflict, Name,
+		return k, provider.Errorf(provider.KindConflict, p.Name(),
 			"Lyceum toggled key %s but it is still %s, so something else changed it at the same time; check with get_key and try again", id, state(k.Active))
 	}
 	return k, nil
 }
 
-func (p *Provider) Rotate(context.Context, string, provider.RotateRequest) (provider.Created, error) {
-	return provider.Created{}, provider.Unsupported(Name, "Lyceum has no key rotation; create a replacement key and revoke the old one instead")
+// Rotate regenerates an organisation key (POST
+// /orgs/{slug}/api-keys/{key_id}/regenerate); a user's own keys have no
+// rotation.
+func (p *Provider) Rotate(ctx context.Context, id string, req provider.RotateRequest) (provider.Created, error) {
+	if p.org == "" {
+		return provider.Created{}, provider.Unsupported(p.Name(), "Lyceum has no rotation for a user's own keys (only organisation keys can be regenerated); create a replacement key and revoke the old one instead")
+	}
+	if req.Grace > 0 {
+		return provider.Created{}, provider.Unsupported(p.Name(), "Lyceum's regenerate keeps no grace period for the old secret; rotate without grace")
+	}
+	path, err := p.listPath()
+	if err != nil {
+		return provider.Created{}, err
+	}
+	var out createResponse
+	if err := p.api.Do(ctx, http.MethodPost, path+"/"+url.PathEscape(id)+"/regenerate", nil, &out, false); err != nil {
+		if provider.IsKind(err, provider.KindNotFound) {
+			return provider.Created{}, provider.NotFound(p.Name(), id)
+		}
+		return provider.Created{}, err
+	}
+	return p.created(out, "", "regenerated the key")
 }
 
 func (p *Provider) Revoke(ctx context.Context, id string) error {
+	if p.org != "" {
+		return provider.Unsupported(p.Name(),
+			"Lyceum documents no way to delete an organisation key through its API; delete key %s in the dashboard at %s, or rotate it to end its current secret", id, dashboardURL)
+	}
 	err := p.api.Do(ctx, http.MethodDelete, keyPath(id), nil, nil, true)
 	if provider.IsKind(err, provider.KindNotFound) {
-		return provider.NotFound(Name, id)
+		return provider.NotFound(p.Name(), id)
 	}
 	return err
 }
@@ -187,6 +294,9 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 			Reason: "Lyceum API keys start with lk_; this is not one"}, nil
 	}
 	masked := maskPrefix(visiblePrefix(key))
+	if _, err := p.listPath(); err != nil {
+		return provider.Validation{}, err
+	}
 	out, err := p.validate(ctx, key)
 	if provider.IsKind(err, provider.KindNotFound) {
 		return provider.Validation{Status: provider.StatusNotFound, Masked: masked, Reason: notAccepted}, nil
@@ -223,7 +333,7 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 		return provider.Identity{}, err
 	}
 	if !out.Valid {
-		return provider.Identity{}, provider.Errorf(provider.KindUnauthorized, Name,
+		return provider.Identity{}, provider.Errorf(provider.KindUnauthorized, p.Name(),
 			"Lyceum does not count the credential in %s as a valid API key (it may be disabled, expired or a login token); set an lk_ API key", EnvKey)
 	}
 	id := provider.Identity{Account: out.owner()}
@@ -233,7 +343,37 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 	if out.UserID != nil {
 		id.Detail = "Lyceum user " + *out.UserID
 	}
+	if p.org != "" {
+		id.Detail = strings.TrimPrefix(id.Detail+"; managing the keys of organisation "+p.org+" ("+OrgEnvKey+")", "; ")
+	}
 	return id, nil
+}
+
+// listPath is where the keys are listed and created.
+func (p *Provider) listPath() (string, error) {
+	if p.org == "" {
+		return pathKeys, nil
+	}
+	if !validSlug(p.org) {
+		return "", provider.Errorf(provider.KindInvalid, p.Name(),
+			"%s=%q is not a Lyceum organisation slug, which has only a-z, 0-9 and -; set it to the slug shown in the dashboard's /orgs/{slug} address", OrgEnvKey, p.org)
+	}
+	return pathOrgs + p.org + "/api-keys", nil
+}
+
+// orgMissing names LYCEUM_ORG when the organisation routes answer 404.
+func (p *Provider) orgMissing(err error) error {
+	if p.org == "" || !provider.IsKind(err, provider.KindNotFound) {
+		return err
+	}
+	return provider.Fail(provider.KindNotFound, provider.ChangedNo, p.Name(), http.StatusNotFound,
+		"Lyceum has no organisation %q whose keys the key in %s may manage (404); check %s, and that the key belongs to an owner or admin of it", p.org, EnvKey, OrgEnvKey)
+}
+
+func validSlug(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-'
+	})
 }
 
 // validate checks key, or the configured key when key is empty. The key
@@ -249,7 +389,8 @@ func (p *Provider) validate(ctx context.Context, key string) (validateResponse, 
 }
 
 // match finds the listed key that a secret belongs to: same visible prefix,
-// and the same name when Lyceum gave one. Only a single match counts.
+// and the same name when Lyceum gave one. Only a single match counts. An
+// organisation provider matches among the organisation's keys.
 func (p *Provider) match(ctx context.Context, key, name string) (provider.Key, bool) {
 	keys, err := p.List(ctx)
 	if err != nil {

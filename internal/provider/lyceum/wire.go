@@ -2,6 +2,7 @@ package lyceum
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -10,30 +11,50 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 )
 
-// wireKey is one entry of GET /auth/api-keys/. Lyceum documents the create
-// answer's fields; the list is assumed to use the same names plus is_active
-// and last_used_at (see SOURCES.md).
+// wireKey is one entry of GET /auth/api-keys/ or GET /orgs/{slug}/api-keys.
+// Lyceum documents the organisation list ({id, org_id, name, prefix,
+// is_active, created_at, expires_at, last_used_at}); the personal list is
+// assumed to use the personal create answer's names (key_name, key_prefix)
+// plus is_active and last_used_at (see SOURCES.md), so both are read.
 type wireKey struct {
-	ID         flexID    `json:"id"`
-	KeyName    string    `json:"key_name"`
-	KeyPrefix  string    `json:"key_prefix"`
-	IsActive   *bool     `json:"is_active"`
-	CreatedAt  wireTime  `json:"created_at"`
-	ExpiresAt  *wireTime `json:"expires_at"`
-	LastUsedAt *wireTime `json:"last_used_at"`
+	ID         flexID     `json:"id"`
+	KeyName    string     `json:"key_name"`
+	Name       string     `json:"name"`
+	KeyPrefix  string     `json:"key_prefix"`
+	Prefix     string     `json:"prefix"`
+	IsActive   activeFlag `json:"is_active"`
+	CreatedAt  wireTime   `json:"created_at"`
+	ExpiresAt  *wireTime  `json:"expires_at"`
+	LastUsedAt *wireTime  `json:"last_used_at"`
 }
 
 func (w wireKey) key() provider.Key {
 	return provider.Key{
 		ID:         string(w.ID),
-		Name:       w.KeyName,
-		Active:     w.IsActive == nil || *w.IsActive,
+		Name:       cmp.Or(w.KeyName, w.Name),
+		Active:     w.IsActive.active(),
 		CreatedAt:  w.CreatedAt.time(),
 		ExpiresAt:  w.ExpiresAt.ptr(),
 		LastUsedAt: w.LastUsedAt.ptr(),
-		Masked:     maskPrefix(w.KeyPrefix),
+		Masked:     maskPrefix(cmp.Or(w.KeyPrefix, w.Prefix)),
 	}
 }
+
+// activeFlag is is_active as sent: true, false, null or missing. Lyceum's own
+// CLI shows a key as active only when it is true; null and missing are
+// inactive. Whether the field was there at all is kept, because a toggle
+// flips whatever the state is and must not be sent blind.
+type activeFlag struct {
+	sent  bool // the field was present (null included)
+	value *bool
+}
+
+func (a *activeFlag) UnmarshalJSON(b []byte) error {
+	a.sent = true
+	return json.Unmarshal(b, &a.value)
+}
+
+func (a activeFlag) active() bool { return a.value != nil && *a.value }
 
 // keyList reads the list as a bare array or wrapped in an object, since the
 // exact shape is not documented.
@@ -73,15 +94,29 @@ type createRequest struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-// createResponse holds the only copy of the secret there will ever be.
-type createResponse struct {
-	APIKey    string    `json:"api_key"`
-	ID        flexID    `json:"id"`
-	KeyName   string    `json:"key_name"`
-	KeyPrefix string    `json:"key_prefix"`
-	CreatedAt wireTime  `json:"created_at"`
-	ExpiresAt *wireTime `json:"expires_at"`
+// orgCreateRequest is POST /orgs/{slug}/api-keys.
+type orgCreateRequest struct {
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
+
+// createResponse holds the only copy of the secret there will ever be: the
+// personal create answers {api_key, id, key_name, key_prefix, created_at,
+// expires_at}; the organisation create and regenerate answer {id, org_id,
+// name, prefix, plaintext_key, created_at, expires_at}.
+type createResponse struct {
+	APIKey       string    `json:"api_key"`
+	PlaintextKey string    `json:"plaintext_key"`
+	ID           flexID    `json:"id"`
+	KeyName      string    `json:"key_name"`
+	Name         string    `json:"name"`
+	KeyPrefix    string    `json:"key_prefix"`
+	Prefix       string    `json:"prefix"`
+	CreatedAt    wireTime  `json:"created_at"`
+	ExpiresAt    *wireTime `json:"expires_at"`
+}
+
+func (c createResponse) secret() string { return cmp.Or(c.APIKey, c.PlaintextKey) }
 
 type validateRequest struct {
 	APIKey string `json:"api_key"`

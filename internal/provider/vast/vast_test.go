@@ -47,7 +47,14 @@ func TestDescribesItself(t *testing.T) {
 	assert.Equal(t, "vast", p.Name())
 	assert.Equal(t, "Vast.ai", p.Title())
 	caps := p.Capabilities()
+	narrowing := caps.Constraints
+	caps.Constraints = provider.ConstraintSupport{}
 	assert.Equal(t, provider.Capabilities{Manage: true, Scopes: true, Expiry: provider.ExpiryNone, Validate: true, Whoami: true}, caps)
+	assert.Len(t, narrowing.Targets, 4, "the four operations Vast's permissions pages narrow")
+	assert.Equal(t, []provider.ConstraintOp{"eq", "lte", "gte"}, narrowing.Ops)
+	assert.True(t, narrowing.AllowedIPs)
+	assert.False(t, narrowing.IPRanges, "Vast documents single addresses only")
+	assert.False(t, narrowing.AllowedIPsListed, "no Vast listing shows a key's allow-list")
 	assert.Equal(t, []string{"instance_read"}, p.DefaultScopes())
 
 	names := map[string]provider.Scope{}
@@ -57,7 +64,7 @@ func TestDescribesItself(t *testing.T) {
 	assert.ElementsMatch(t, vastfake.Categories, keysOf(names))
 	for name, s := range names {
 		assert.Equal(t, strings.HasSuffix(name, "_read"), s.ReadOnly, name)
-		want := strings.HasPrefix(name, "billing_") || strings.HasPrefix(name, "team_") || strings.HasPrefix(name, "user_")
+		want := strings.HasPrefix(name, "billing_") || strings.HasPrefix(name, "team_") || strings.HasPrefix(name, "user_") || name == "agents_write"
 		assert.Equal(t, want, s.Sensitive, name)
 		assert.NotEmpty(t, s.Description, name)
 	}
@@ -311,6 +318,10 @@ func TestWrongConfiguredKey(t *testing.T) {
 	p := vast.New(settings(f, wrong))
 	_, err := p.List(context.Background())
 	pe := requireKind(t, err, provider.KindUnauthorized)
+	assert.Contains(t, pe.Message, "the key in VAST_API_KEY was rejected by Vast.ai", "the list answers 400, other routes 401")
+
+	_, err = p.Whoami(context.Background())
+	pe = requireKind(t, err, provider.KindUnauthorized)
 	assert.Equal(t, "the key in VAST_API_KEY was rejected by Vast.ai (invalid, expired or revoked); set a valid key", pe.Message)
 
 	_, err = p.Create(context.Background(), provider.CreateRequest{Name: "x", Scopes: []string{"misc"}})
@@ -429,3 +440,5 @@ func TestCreateSendsNullKeyParams(t *testing.T) {
 	assert.JSONEq(t, `{"api":{"misc":{}}}`, string(body["permissions"]))
 	assert.JSONEq(t, `null`, string(body["key_params"]))
 }
+
+func newProvider(f *vastfake.Fake, key string) *vast.Provider { return vast.New(settings(f, key)) }

@@ -6,7 +6,12 @@
 //     X-API-Key, GET /users/me.
 //   - Datura-ai/lium lium/sdk/api_keys.py, workspaces.py: GET/POST /keys,
 //     GET/DELETE /keys/{id}, all session-only (Authorization: Bearer <session>),
-//     a key sent to them is answered 401.
+//     a key sent to them is answered 401; POST /keys takes pod_visibility
+//     ("own": the key sees only the pods it creates, or "account") and the
+//     SDK sends "own" unless told otherwise; the billing scope is "not
+//     released" (lium-platform#630) and servers before it answer 422, as
+//     this fake does; X-Lium-Workspace-Id picks the workspace of a session
+//     request, and the fake records it like any other header.
 //   - Datura-ai/lium test/fixtures/api_keys/keys.json, workspaces/key_created.json,
 //     workspaces/users_me_research.json: the JSON field names and shapes.
 //   - Datura-ai/lium test/test_init_saved_key.py: 401 {"detail": "API key not
@@ -29,18 +34,23 @@ import (
 	"github.com/keyward/keyward/internal/provider/fakeserver"
 )
 
-// Scopes the fake accepts on POST /keys.
-var Scopes = []string{"read", "rent", "manage", "billing"}
+// Scopes the fake accepts on POST /keys: those of lium.io today, where
+// billing is not released.
+var Scopes = []string{"read", "rent", "manage"}
+
+// PodVisibilities are the values of pod_visibility.
+var PodVisibilities = []string{"own", "account"}
 
 type key struct {
-	ID        string
-	Name      string
-	Secret    string
-	Active    bool
-	Scopes    []string
-	CreatedAt time.Time
-	ExpiresAt *time.Time
-	LastUsed  *time.Time
+	ID            string
+	Name          string
+	Secret        string
+	Active        bool
+	Scopes        []string
+	PodVisibility string // "" when the client sent none (the server's default applies)
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	LastUsed      *time.Time
 }
 
 // Fake is one Lium account with one user, one workspace, a session token and
@@ -100,6 +110,19 @@ func (f *Fake) EndSession(token string) {
 func (f *Fake) Faults() *fakeserver.Faults { return f.srv.Faults }
 
 func (f *Fake) Requests() []fakeserver.Request { return f.srv.Requests() }
+
+// OpenConns is how many connections clients hold open to the fake.
+func (f *Fake) OpenConns() int { return f.srv.OpenConns() }
+
+// PodVisibility is the pod_visibility a key was created with, "" for none.
+func (f *Fake) PodVisibility(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if k := f.keys[id]; k != nil {
+		return k.PodVisibility
+	}
+	return ""
+}
 
 func (f *Fake) Close() { f.srv.Close() }
 
@@ -253,8 +276,9 @@ func (f *Fake) listKeys(w http.ResponseWriter, _ *http.Request) {
 
 func (f *Fake) createKey(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Name   *string   `json:"name"`
-		Scopes *[]string `json:"scopes"`
+		Name          *string   `json:"name"`
+		Scopes        *[]string `json:"scopes"`
+		PodVisibility *string   `json:"pod_visibility"`
 	}
 	if err := fakeserver.ReadJSON(r, &body); err != nil {
 		unprocessable(w, []string{"body"}, "JSON decode error", "json_invalid")
@@ -270,13 +294,20 @@ func (f *Fake) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, s := range scopes {
 		if !slices.Contains(Scopes, s) {
-			unprocessable(w, []string{"body", "scopes"}, "Input should be 'read', 'rent', 'manage' or 'billing'", "enum")
+			unprocessable(w, []string{"body", "scopes"}, "Input should be 'read', 'rent' or 'manage'", "enum")
 			return
 		}
+	}
+	if body.PodVisibility != nil && !slices.Contains(PodVisibilities, *body.PodVisibility) {
+		unprocessable(w, []string{"body", "pod_visibility"}, "Input should be 'own' or 'account'", "enum")
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := f.addKey(*body.Name, scopes)
+	if body.PodVisibility != nil {
+		k.PodVisibility = *body.PodVisibility
+	}
 	out := row(k)
 	out["key"] = k.Secret
 	writeJSON(w, http.StatusOK, out)
@@ -319,7 +350,15 @@ func row(k *key) map[string]any {
 		"scopes":             slices.Clone(k.Scopes),
 		"workspace_id":       WorkspaceID,
 		"created_by_user_id": UserID,
+		"pod_visibility":     nilIfEmpty(k.PodVisibility),
 	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func stamp(t *time.Time) any {

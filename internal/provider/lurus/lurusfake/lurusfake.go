@@ -5,7 +5,8 @@
 // REST route, so the account route (GET /api/auth/me), its status codes and
 // its answer follow keyward's assumptions, listed in ../SOURCES.md; the
 // dashboard actions are methods here (CreateKey, Revoke) because Lurus offers
-// them only in its web UI.
+// them only in its web UI. AnswerWithoutAccount makes the guessed route answer
+// 2xx without naming an account, which is what a guessed route may well do.
 package lurusfake
 
 import (
@@ -25,6 +26,10 @@ const (
 	UserEmail   = "jonas@example.com"
 )
 
+// AccountlessAnswers are 2xx bodies that name no account, as a host that
+// serves something else at the guessed route might answer.
+var AccountlessAnswers = []string{`{}`, `null`, `[]`, `{"ok":true}`, `{"id":"","email":""}`}
+
 type key struct {
 	secret    string
 	revoked   bool
@@ -35,10 +40,11 @@ type key struct {
 type Fake struct {
 	srv *fakeserver.Server
 
-	mu     sync.Mutex
-	keys   map[string]*key // by secret
-	apiKey string
-	now    func() time.Time
+	mu          sync.Mutex
+	keys        map[string]*key // by secret
+	apiKey      string
+	now         func() time.Time
+	accountless string // when set, the account route answers 200 with it
 }
 
 // New starts the fake on a loopback port.
@@ -59,6 +65,18 @@ func (f *Fake) APIKey() string                 { return f.apiKey }
 func (f *Fake) Faults() *fakeserver.Faults     { return f.srv.Faults }
 func (f *Fake) Requests() []fakeserver.Request { return f.srv.Requests() }
 func (f *Fake) Close()                         { f.srv.Close() }
+
+// OpenConns is how many connections clients hold open to the fake.
+func (f *Fake) OpenConns() int { return f.srv.OpenConns() }
+
+// AnswerWithoutAccount makes the account route answer every request 200 with
+// body, naming no account ("" restores the normal answers): Lurus documents
+// no route, so the one keyward guesses may be served by something else.
+func (f *Fake) AnswerWithoutAccount(body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accountless = body
+}
 
 // CreateKey is the dashboard's "New Key": ttl 0 means no expiry.
 func (f *Fake) CreateKey(ttl time.Duration) string {
@@ -100,7 +118,14 @@ func (f *Fake) account(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	k := f.keys[r.Header.Get("X-API-Key")]
 	live := k != nil && !k.revoked && (k.expiresAt == nil || k.expiresAt.After(f.now()))
+	accountless := f.accountless
 	f.mu.Unlock()
+	if accountless != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(accountless))
+		return
+	}
 	if !live {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Invalid or missing API key"})
 		return

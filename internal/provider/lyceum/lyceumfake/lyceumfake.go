@@ -1,8 +1,7 @@
 // Package lyceumfake is a contract fake of Lyceum Cloud's API-key endpoints,
 // with in-memory state, for tests of keyward's Lyceum provider and of
-// anything built on it.
+// anything built on it. ../SOURCES.md cites every fact; in short:
 //
-// Built from:
 //   - docs.lyceum.technology/docs/configuration/api-keys: keys start with lk_
 //     and go in Authorization: Bearer; GET/POST /auth/api-keys/, DELETE
 //     /auth/api-keys/{api_key_id}, PATCH /auth/api-keys/{api_key_id}/toggle,
@@ -11,22 +10,33 @@
 //     account's full access.
 //   - docs.lyceum.technology/api-reference/introduction: base
 //     https://api.lyceum.technology/api/v2/external; 422 with FastAPI's
-//     HTTPValidationError for malformed bodies; other failures carry "detail".
-//   - docs.lyceum.technology/api-reference/api-keys/create-api-key: request
-//     {key_name (1-255 characters), expires_at?}, answer {api_key, id,
-//     key_name, key_prefix, created_at, expires_at}.
-//   - docs.lyceum.technology/api-reference/api-keys/validate-api-key: request
-//     {api_key}, answer {valid, user_id, email, key_name, created_at,
-//     expires_at, last_used_at}.
+//     HTTPValidationError for malformed bodies; other failures carry "detail";
+//     keys created under /orgs/{slug}/api-keys carry their organisation.
+//   - docs.lyceum.technology/api-reference/api-keys/create-api-key and
+//     validate-api-key: the personal create and validate bodies.
+//   - docs.lyceum.technology/api-reference/organizations/create-org-api-key,
+//     regenerate-org-api-key and api-reference/api-keys/list-api-keys:
+//     GET/POST /orgs/{slug}/api-keys and POST
+//     /orgs/{slug}/api-keys/{key_id}/regenerate, with their bodies
+//     ({name, expires_at} in; {id, org_id, name, prefix, plaintext_key,
+//     created_at, expires_at} out; list entries {id, org_id, name, prefix,
+//     is_active, created_at, expires_at, last_used_at}). No page shows a
+//     delete or a toggle for organisation keys, so the fake has none.
+//   - Lyceum's own CLI shows a key whose is_active is null or missing as
+//     inactive; the fake treats such a key as inactive (it does not
+//     authenticate and validate says valid: false) and toggling it makes it
+//     active.
 //
-// Assumed, as no public source shows them: the list is a bare JSON array of
-// {id, key_name, key_prefix, is_active, created_at, expires_at, last_used_at};
-// toggle flips is_active and answers with that entry; DELETE answers
-// {"message": ...}; validate answers 200 {"valid": false} with all other fields
-// null for an unknown key, and with key_name, created_at and expires_at for a
-// known key that is disabled or expired; ids are UUIDs; a wrong, disabled or
-// expired bearer gets 401 {"detail": ...}; any other path gets 404 and a
-// known path with another method 405.
+// Assumed, as no public source shows them: the personal list is a bare JSON
+// array of {id, key_name, key_prefix, is_active, created_at, expires_at,
+// last_used_at} and holds only personal keys; toggle flips is_active and
+// answers with that entry; DELETE answers {"message": ...}; validate answers
+// 200 {"valid": false} with all other fields null for an unknown key, and
+// with key_name, created_at and expires_at for a known key that is disabled
+// or expired; regenerate keeps the key's id and ends the old secret at once;
+// an unknown organisation gets 404 {"detail": "Organization not found"}; ids
+// are UUIDs; a wrong, disabled or expired bearer gets 401 {"detail": ...};
+// any other path gets 404 and a known path with another method 405.
 package lyceumfake
 
 import (
@@ -47,8 +57,13 @@ const (
 	// FirstKeyName names the key APIKey returns.
 	FirstKeyName = "keyward"
 
+	// OrgSlug and OrgID name the one organisation the fake's user administers.
+	OrgSlug = "acme"
+	OrgID   = "0c7e5a1d-3b2f-4c8e-9a6d-5f4e3d2c1b0a"
+
 	apiRoot  = "/api/v2/external"
 	keysPath = apiRoot + "/auth/api-keys/"
+	orgsPath = apiRoot + "/orgs/"
 )
 
 type key struct {
@@ -56,6 +71,8 @@ type key struct {
 	name      string
 	secret    string
 	active    bool
+	nullState bool // is_active is null: inactive, as Lyceum's CLI shows it
+	org       string
 	createdAt time.Time
 	expiresAt *time.Time
 	lastUsed  *time.Time
@@ -63,7 +80,7 @@ type key struct {
 }
 
 func (k *key) usable(now time.Time) bool {
-	return !k.deleted && k.active && (k.expiresAt == nil || now.Before(*k.expiresAt))
+	return !k.deleted && k.active && !k.nullState && (k.expiresAt == nil || now.Before(*k.expiresAt))
 }
 
 // Fake is one Lyceum account with one key.
@@ -82,6 +99,7 @@ func New() *Fake {
 	f.apiKey = f.add(FirstKeyName, nil).secret
 	mux := http.NewServeMux()
 	mux.HandleFunc(keysPath, f.route)
+	mux.HandleFunc(orgsPath, f.orgRoute)
 	mux.HandleFunc("/", notFound)
 	f.srv = fakeserver.Start(mux)
 	return f
@@ -105,6 +123,37 @@ func (f *Fake) AddKey(name string, expiresAt *time.Time) (id, secret string) {
 	defer f.mu.Unlock()
 	k := f.add(name, expiresAt)
 	return k.id, k.secret
+}
+
+// AddOrgKey makes a key of the organisation, as its dashboard would.
+func (f *Fake) AddOrgKey(name string) (id, secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.add(name, nil)
+	k.org = OrgSlug
+	return k.id, k.secret
+}
+
+// SetActiveNull makes a key's is_active null, a state Lyceum's own CLI
+// shows as inactive.
+func (f *Fake) SetActiveNull(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if k := f.find(id); k != nil {
+		k.nullState = true
+	}
+}
+
+// Works reports whether a secret authenticates now.
+func (f *Fake) Works(secret string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.secret == secret {
+			return k.usable(f.now())
+		}
+	}
+	return false
 }
 
 func (f *Fake) add(name string, expiresAt *time.Time) *key {
@@ -184,7 +233,7 @@ func (f *Fake) authenticate(w http.ResponseWriter, r *http.Request) bool {
 func (f *Fake) list(w http.ResponseWriter) {
 	out := []map[string]any{}
 	for _, k := range f.keys {
-		if !k.deleted {
+		if !k.deleted && k.org == "" {
 			out = append(out, entry(k))
 		}
 	}
@@ -231,7 +280,11 @@ func (f *Fake) toggle(w http.ResponseWriter, id string) {
 		detail(w, http.StatusNotFound, "API key not found")
 		return
 	}
-	k.active = !k.active
+	if k.nullState {
+		k.nullState, k.active = false, true
+	} else {
+		k.active = !k.active
+	}
 	fakeserver.WriteJSON(w, http.StatusOK, entry(k))
 }
 
@@ -264,8 +317,104 @@ func (f *Fake) validate(w http.ResponseWriter, r *http.Request) {
 
 func entry(k *key) map[string]any {
 	return map[string]any{
-		"id": k.id, "key_name": k.name, "key_prefix": k.secret[:8], "is_active": k.active,
+		"id": k.id, "key_name": k.name, "key_prefix": k.secret[:8], "is_active": k.isActive(),
 		"created_at": k.createdAt, "expires_at": k.expiresAt, "last_used_at": k.lastUsed,
+	}
+}
+
+// isActive is is_active as the API sends it: true, false or null.
+func (k *key) isActive() any {
+	if k.nullState {
+		return nil
+	}
+	return k.active
+}
+
+// orgRoute serves /orgs/{slug}/api-keys and
+// /orgs/{slug}/api-keys/{key_id}/regenerate.
+func (f *Fake) orgRoute(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, orgsPath), "/")
+	if len(parts) < 2 || parts[1] != "api-keys" || (len(parts) != 2 && (len(parts) != 4 || parts[3] != "regenerate")) {
+		notFound(w, r)
+		return
+	}
+	allowed := "GET, POST"
+	if len(parts) == 4 {
+		allowed = http.MethodPost
+	}
+	if !strings.Contains(allowed, r.Method) {
+		w.Header().Set("Allow", allowed)
+		detail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.authenticate(w, r) {
+		return
+	}
+	if parts[0] != OrgSlug {
+		detail(w, http.StatusNotFound, "Organization not found")
+		return
+	}
+	switch {
+	case len(parts) == 4:
+		f.regenerate(w, parts[2])
+	case r.Method == http.MethodGet:
+		out := []map[string]any{}
+		for _, k := range f.keys {
+			if !k.deleted && k.org == OrgSlug {
+				out = append(out, orgEntry(k))
+			}
+		}
+		fakeserver.WriteJSON(w, http.StatusOK, out)
+	default:
+		f.createOrgKey(w, r)
+	}
+}
+
+func (f *Fake) createOrgKey(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name      *string    `json:"name"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	if err := fakeserver.ReadJSON(r, &in); err != nil {
+		invalid(w, "body", "Input should be a valid JSON object", "json_invalid")
+		return
+	}
+	switch {
+	case in.Name == nil:
+		invalid(w, "name", "Field required", "missing")
+		return
+	case len(*in.Name) < 1 || len(*in.Name) > 255:
+		invalid(w, "name", "String should have between 1 and 255 characters", "string_too_short")
+		return
+	}
+	k := f.add(*in.Name, in.ExpiresAt)
+	k.org = OrgSlug
+	fakeserver.WriteJSON(w, http.StatusOK, orgCreated(k))
+}
+
+func (f *Fake) regenerate(w http.ResponseWriter, id string) {
+	k := f.find(id)
+	if k == nil || k.org != OrgSlug {
+		detail(w, http.StatusNotFound, "API key not found")
+		return
+	}
+	k.secret = newSecret()
+	fakeserver.WriteJSON(w, http.StatusOK, orgCreated(k))
+}
+
+func orgEntry(k *key) map[string]any {
+	return map[string]any{
+		"id": k.id, "org_id": OrgID, "name": k.name, "prefix": k.secret[:8], "is_active": k.isActive(),
+		"created_at": k.createdAt, "expires_at": k.expiresAt, "last_used_at": k.lastUsed,
+	}
+}
+
+func orgCreated(k *key) map[string]any {
+	return map[string]any{
+		"id": k.id, "org_id": OrgID, "name": k.name, "prefix": k.secret[:8], "plaintext_key": k.secret,
+		"created_at": k.createdAt, "expires_at": k.expiresAt,
 	}
 }
 

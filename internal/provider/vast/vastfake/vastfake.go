@@ -1,36 +1,38 @@
 // Package vastfake is a contract fake of Vast.ai's API-key endpoints, with
 // in-memory state, for tests of keyward's Vast.ai provider and of anything
-// built on it.
+// built on it. ../SOURCES.md cites every fact; in short:
 //
-// Built from:
-//   - docs.vast.ai/api-reference/authentication and .../permissions
-//     (vast-ai/docs: api-reference/permissions.mdx, guides/reference/api-keys.mdx):
-//     Authorization: Bearer <key>, the eleven permission categories, the
-//     {"api": {<category>: {}}} shape, deletion is immediate and the deleted
-//     key then gets 401.
-//   - vast-ai/docs api-reference/openapi/yaml/create_api_key.yaml,
-//     show_api_keys.yaml, delete_api_key.yaml, show_user.yaml and the
-//     backend-generated auto_get_api_v0_auth_apikeys_323597.yaml,
-//     auto_post_api_v0_auth_apikeys_323597.yaml and
-//     auto_delete_api_v0_auth_apikeys_id_23db61.yaml (commit 000751a): paths
-//     with their trailing slashes, methods, status codes, the {"apikeys": [...]}
-//     list with key: null, key_type, name, team_*; create answering
-//     {success, id, key, permissions}; 401 for creating a key with permissions
-//     the caller lacks; 400 for deleting the primary key; 404 "API Key not
-//     found."; error bodies {success, error, msg}; users/current with id,
-//     key_id, email.
-//   - docs.vast.ai/api-reference/accounts/show-api-key: GET
-//     /auth/apikeys/{id}/ answers with the key's value as a JSON string.
-//   - vast-ai/vast-python vast.py (b25bd95): create sends {name, permissions,
-//     key_params}; show user pops "api_key" from the users/current answer.
-//   - realnedsanders/terraform-provider-vastai internal/client/api_keys.go and
-//     users.go: list entries carry "permissions" and "created_at" (epoch
-//     seconds); users/current carries "username".
+//   - docs.vast.ai permissions reference and the CLI permissions page
+//     (vast-ai/docs main: api-reference/permissions.mdx, cli/permissions.mdx):
+//     Authorization: Bearer <key>; {"api": {<category>: {}}}; a category may
+//     be narrowed to named operations whose parameters are bounded with eq,
+//     lte and gte ({"api.instance.destroy": {"constraints": {"id": {"eq":
+//     1227}}}}); only the CLI and the API make such keys.
+//   - vast-ai/vast-cli scripts/data/api_scopes.json (commit 5567983, generated
+//     from Vast's backend): the categories, agents_read and agents_write
+//     included.
+//   - vast-ai/docs main api-reference/openapi/yaml/create_api_key.yaml,
+//     show_api_keys.yaml, delete_api_key.yaml, show_user.yaml: paths with
+//     their trailing slashes; create {name, permissions, key_params} where
+//     key_params is an object such as {"ip_whitelist": ["1.2.3.4"]}; the list
+//     answers 400 "API Key not provided as bearer token." / "API Key not
+//     found." for a missing or unknown bearer; delete answers the JSON string
+//     "Successfully Deleted API Key", 404 "API Key not found.", 400 for the
+//     primary key.
+//   - the unmerged preview branch auto/openapi-preview-pr-5363 of vast-ai/docs
+//     (commit 000751a, generated from Vast's backend but not published): create
+//     answers {success, id, key, permissions}; 401 for creating a key with
+//     permissions the caller lacks; the list's entries are {id, user_id, key:
+//     null, key_type, name, team_*}.
 //
-// Assumed where no source says: a key lacking the category an endpoint needs
-// gets 403 {"success": false, "error": "forbidden", "msg": "... <category> ..."};
-// a missing or unknown bearer gets 401 (one reference says 400 for the list
-// endpoint); any other path gets 404.
+// Assumed where no source says: list entries also carry "permissions" (as the
+// key was created) and "created_at" (epoch seconds), which only a third-party
+// client reads; the list does not show key_params; a key lacking the category
+// an endpoint needs gets 403 {"success": false, "error": "forbidden", "msg":
+// "... <category> ..."}; a missing or unknown bearer gets 401 on every route
+// but the list; GET /auth/apikeys/{id}/ answers with the key's value, as a
+// docs.vast.ai page (accounts/show-api-key) once said — keyward never calls
+// it; any other path gets 404.
 package vastfake
 
 import (
@@ -57,11 +59,16 @@ const (
 	apiRoot = "/api/v0"
 )
 
-// Categories are the permission categories Vast.ai knows.
+// Categories are the permission categories Vast.ai knows: the eleven of its
+// permissions reference and the two agents_* of its backend's scope table.
 var Categories = []string{
 	"instance_read", "instance_write", "user_read", "user_write", "billing_read",
 	"billing_write", "machine_read", "machine_write", "misc", "team_read", "team_write",
+	"agents_read", "agents_write",
 }
+
+// constraintOps are the operators the permissions reference names.
+var constraintOps = []string{"eq", "lte", "gte"}
 
 type key struct {
 	id          int64
@@ -71,7 +78,8 @@ type key struct {
 	primary     bool
 	createdAt   time.Time
 	deleted     bool
-	permissions json.RawMessage // as the client sent them
+	permissions json.RawMessage // as the client sent them, shown in the list
+	keyParams   json.RawMessage // as the client sent them; never listed
 }
 
 // Fake is one Vast.ai account with a primary key.
@@ -119,6 +127,21 @@ func (f *Fake) AddKey(name string, categories []string) (id, secret string) {
 	return strconv.FormatInt(k.id, 10), k.secret
 }
 
+// AddConstrainedKey makes a key with these permissions, as Vast's CLI or API
+// would (its web console makes no constrained keys); it panics on
+// permissions Vast would refuse.
+func (f *Fake) AddConstrainedKey(name string, permissions json.RawMessage) (id, secret string) {
+	categories, ok := parsePermissions(permissions)
+	if !ok {
+		panic("vastfake: permissions Vast.ai would refuse: " + string(permissions))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.add(name, categories)
+	k.permissions = permissions
+	return strconv.FormatInt(k.id, 10), k.secret
+}
+
 // Permissions returns what a client sent as a key's permissions, or nil.
 func (f *Fake) Permissions(id string) json.RawMessage {
 	f.mu.Lock()
@@ -128,6 +151,26 @@ func (f *Fake) Permissions(id string) json.RawMessage {
 		return k.permissions
 	}
 	return nil
+}
+
+// KeyParams returns what a client sent as a key's key_params, or nil.
+func (f *Fake) KeyParams(id string) json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, _ := strconv.ParseInt(id, 10, 64)
+	if k := f.keys[n]; k != nil {
+		return k.keyParams
+	}
+	return nil
+}
+
+// Exists reports whether a key with that id is live (not deleted).
+func (f *Fake) Exists(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, _ := strconv.ParseInt(id, 10, 64)
+	k := f.keys[n]
+	return k != nil && !k.deleted
 }
 
 // SetListShowsKeys makes the list carry key values, as an older Vast.ai
@@ -147,19 +190,44 @@ func (f *Fake) add(name string, categories []string) *key {
 
 // caller authenticates the request and checks that its key has category.
 func (f *Fake) caller(w http.ResponseWriter, r *http.Request, category string) *key {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	var found *key
-	if ok {
-		for _, k := range f.keys {
-			if !k.deleted && k.secret == token {
-				found = k
-			}
-		}
-	}
-	if found == nil {
+	k, ok := f.bearer(r)
+	if !ok {
 		fail(w, http.StatusUnauthorized, "unauthorized", "Authentication required")
 		return nil
 	}
+	return f.authorize(w, k, category)
+}
+
+// bearer finds the live key a request carries.
+func (f *Fake) bearer(r *http.Request) (*key, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok {
+		for _, k := range f.keys {
+			if !k.deleted && k.secret == token {
+				return k, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// listCaller is caller for GET /auth/apikeys/, which answers a missing or
+// unknown bearer with 400, as both references of that route say.
+func (f *Fake) listCaller(w http.ResponseWriter, r *http.Request) *key {
+	k, ok := f.bearer(r)
+	switch {
+	case ok:
+		return f.authorize(w, k, "user_read")
+	case !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "):
+		failMsg(w, http.StatusBadRequest, "API Key not provided as bearer token.")
+	default:
+		failMsg(w, http.StatusBadRequest, "API Key not found.")
+	}
+	return nil
+}
+
+// authorize checks that the caller's key has category.
+func (f *Fake) authorize(w http.ResponseWriter, found *key, category string) *key {
 	if found.categories != nil && !slices.Contains(found.categories, category) {
 		fail(w, http.StatusForbidden, "forbidden", "API key does not have permission "+category)
 		return nil
@@ -214,7 +282,7 @@ func (f *Fake) apikeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
-	if f.caller(w, r, "user_read") == nil {
+	if f.listCaller(w, r) == nil {
 		return
 	}
 	ids := make([]int64, 0, len(f.keys))
@@ -237,7 +305,7 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 		}
 		entries = append(entries, map[string]any{
 			"id": k.id, "user_id": UserID, "key": value, "key_type": keyType, "name": k.name,
-			"permissions": permissionsOf(k.categories), "created_at": float64(k.createdAt.UnixMilli()) / 1000,
+			"permissions": k.shownPermissions(), "created_at": float64(k.createdAt.UnixMilli()) / 1000,
 			"team_id": nil, "team_name": nil, "team_owner": nil,
 		})
 	}
@@ -252,6 +320,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name        *string         `json:"name"`
 		Permissions json.RawMessage `json:"permissions"`
+		KeyParams   json.RawMessage `json:"key_params"`
 	}
 	if err := fakeserver.ReadJSON(r, &in); err != nil {
 		fail(w, http.StatusBadRequest, "invalid_args", "Invalid JSON body.")
@@ -270,11 +339,41 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, "unauthorized", "You are not authorized to create a key with these permissions.")
 		return
 	}
+	if !validKeyParams(in.KeyParams) {
+		fail(w, http.StatusBadRequest, "invalid_args", "Invalid key_params")
+		return
+	}
 	k := f.add(*in.Name, categories)
-	k.permissions = in.Permissions
+	if categories != nil {
+		k.permissions = in.Permissions
+	}
+	if len(in.KeyParams) > 0 && string(in.KeyParams) != "null" {
+		k.keyParams = in.KeyParams
+	}
 	fakeserver.WriteJSON(w, http.StatusOK, map[string]any{
-		"success": true, "id": k.id, "key": k.secret, "permissions": permissionsOf(categories),
+		"success": true, "id": k.id, "key": k.secret, "permissions": k.shownPermissions(),
 	})
+}
+
+// shownPermissions is the key's permissions as the list and the create
+// answer show them: as sent, or built from the categories of a dashboard key.
+func (k *key) shownPermissions() any {
+	if len(k.permissions) > 0 {
+		return k.permissions
+	}
+	return permissionsOf(k.categories)
+}
+
+// validKeyParams accepts what the create reference shows, an object such as
+// {"ip_whitelist": ["1.2.3.4"]}, or nothing.
+func validKeyParams(raw json.RawMessage) bool {
+	if len(raw) == 0 || string(raw) == "null" {
+		return true
+	}
+	var p struct {
+		IPWhitelist []string `json:"ip_whitelist"`
+	}
+	return json.Unmarshal(raw, &p) == nil
 }
 
 // show is GET /auth/apikeys/{id}/, which answers with the key's value.
@@ -307,26 +406,52 @@ func (f *Fake) delete(w http.ResponseWriter, r *http.Request, id int64) {
 }
 
 // parsePermissions accepts a missing or null value (full access) or
-// {"api": {<known category>: {...}}}.
+// {"api": {<known category>: {} or {<operation>: {} or {"constraints":
+// {<param>: {<eq|lte|gte>: <value>}}}}}}.
 func parsePermissions(raw json.RawMessage) ([]string, bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, true
 	}
 	var p struct {
-		API map[string]json.RawMessage `json:"api"`
+		API map[string]map[string]json.RawMessage `json:"api"`
 	}
 	if json.Unmarshal(raw, &p) != nil || p.API == nil {
 		return nil, false
 	}
 	out := make([]string, 0, len(p.API))
-	for name := range p.API {
+	for name, operations := range p.API {
 		if !slices.Contains(Categories, name) {
 			return nil, false
+		}
+		for _, op := range operations {
+			if !validOperation(op) {
+				return nil, false
+			}
 		}
 		out = append(out, name)
 	}
 	slices.Sort(out)
 	return out, true
+}
+
+func validOperation(raw json.RawMessage) bool {
+	var op struct {
+		Constraints map[string]map[string]json.RawMessage `json:"constraints"`
+	}
+	if json.Unmarshal(raw, &op) != nil {
+		return false
+	}
+	for _, bounds := range op.Constraints {
+		if len(bounds) == 0 {
+			return false
+		}
+		for name := range bounds {
+			if !slices.Contains(constraintOps, name) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func permissionsOf(categories []string) any {
