@@ -30,7 +30,7 @@ func (t *wireTime) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("Lium sent the timestamp %q in a form keyward does not read", s)
+	return fmt.Errorf("a timestamp from Lium (%q) is in a form keyward does not read", s)
 }
 
 // ptr is nil for a missing or null timestamp.
