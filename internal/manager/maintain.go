@@ -30,7 +30,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			Detail: "keyward-enforced expiry passed", ClientName: "keyward"}
 		if err == nil {
 			var notes []string
-			m.dropManaged(ctx, mk.provider, mk.keyID, &mk, &notes)
+			m.dropManaged(ctx, mk.provider, mk.keyID, mk, &notes)
 			n++
 		}
 		m.record(ctx, rec, err)

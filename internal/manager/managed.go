@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -21,42 +22,70 @@ type managedKey struct {
 	createdBy  string
 	recordedAt time.Time  // when keyward first recorded the key
 	bornAt     *time.Time // the start of the key's life, kept across re-issues
+	// What the key was created with below its scopes. A platform may not
+	// list them (Vast.ai does not list allow-lists), and a replacement must
+	// carry them: nil means keyward did not record them.
+	constraints []provider.Constraint
+	allowedIPs  []string
+	narrowing   bool // constraints and allowedIPs were recorded
 }
 
-func (m *Manager) managed(ctx context.Context, providerName, keyID string) (*managedKey, error) {
-	mk := managedKey{provider: providerName, keyID: keyID}
-	var exp, born sql.NullInt64
-	var recorded int64
-	err := m.opts.Store.DB().QueryRowContext(ctx, `SELECT name, expires_at, secret_file, created_by, created_at, born_at FROM managed_keys WHERE provider = ? AND key_id = ?`, providerName, keyID).
-		Scan(&mk.name, &exp, &mk.secretFile, &mk.createdBy, &recorded, &born)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
+const managedColumns = `provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanManaged(r rowScanner) (*managedKey, error) {
+	var (
+		mk        managedKey
+		exp, born sql.NullInt64
+		recorded  int64
+		cs, ips   sql.NullString
+	)
+	if err := r.Scan(&mk.provider, &mk.keyID, &mk.name, &exp, &mk.secretFile, &mk.createdBy, &recorded, &born, &cs, &ips); err != nil {
 		return nil, err
 	}
 	mk.expiresAt, mk.bornAt, mk.recordedAt = store.FromMillis(exp), store.FromMillis(born), time.UnixMilli(recorded).UTC()
+	if cs.Valid && ips.Valid {
+		if json.Unmarshal([]byte(cs.String), &mk.constraints) == nil && json.Unmarshal([]byte(ips.String), &mk.allowedIPs) == nil {
+			mk.narrowing = true
+		}
+	}
 	return &mk, nil
 }
 
-// managedAll loads every record of a provider at once, for listings.
-func (m *Manager) managedAll(ctx context.Context, providerName string) (map[string]*managedKey, error) {
-	rows, err := m.opts.Store.DB().QueryContext(ctx, `SELECT key_id, name, expires_at, secret_file, created_by FROM managed_keys WHERE provider = ?`, providerName)
+func (m *Manager) managed(ctx context.Context, providerName, keyID string) (*managedKey, error) {
+	mk, err := scanManaged(m.opts.Store.DB().QueryRowContext(ctx, `SELECT `+managedColumns+` FROM managed_keys WHERE provider = ? AND key_id = ?`, providerName, keyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return mk, err
+}
+
+func (m *Manager) queryManaged(ctx context.Context, where string, args ...any) ([]*managedKey, error) {
+	rows, err := m.opts.Store.DB().QueryContext(ctx, `SELECT `+managedColumns+` FROM managed_keys WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]*managedKey{}
+	var out []*managedKey
 	for rows.Next() {
-		mk := managedKey{provider: providerName}
-		var exp sql.NullInt64
-		if err := rows.Scan(&mk.keyID, &mk.name, &exp, &mk.secretFile, &mk.createdBy); err != nil {
+		mk, err := scanManaged(rows)
+		if err != nil {
 			return nil, err
 		}
-		mk.expiresAt = store.FromMillis(exp)
-		out[mk.keyID] = &mk
+		out = append(out, mk)
 	}
 	return out, rows.Err()
+}
+
+// managedAll loads every record of a provider at once, for listings.
+func (m *Manager) managedAll(ctx context.Context, providerName string) (map[string]*managedKey, error) {
+	list, err := m.queryManaged(ctx, `provider = ?`, providerName)
+	out := make(map[string]*managedKey, len(list))
+	for _, mk := range list {
+		out[mk.keyID] = mk
+	}
+	return out, err
 }
 
 func (m *Manager) saveManaged(ctx context.Context, mk managedKey) error {
@@ -68,11 +97,25 @@ type execer interface {
 }
 
 func (m *Manager) saveManagedIn(ctx context.Context, db execer, mk managedKey) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (provider, key_id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, secret_file = excluded.secret_file`,
-		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli(), store.Millis(mk.bornAt))
+	var cs, ips any // NULL: not recorded
+	if mk.narrowing {
+		c, _ := json.Marshal(nonNilSlice(mk.constraints))
+		i, _ := json.Marshal(nonNil(mk.allowedIPs))
+		cs, ips = string(c), string(i)
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, key_id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, secret_file = excluded.secret_file,
+			constraints = coalesce(excluded.constraints, managed_keys.constraints), allowed_ips = coalesce(excluded.allowed_ips, managed_keys.allowed_ips)`,
+		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli(), store.Millis(mk.bornAt), cs, ips)
 	return err
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // bornOf is when a key's life began, as far as anyone knows: the earliest of
@@ -102,21 +145,6 @@ func (m *Manager) forgetManaged(ctx context.Context, providerName, keyID string)
 }
 
 // dueManaged lists keys whose keyward-enforced deadline has passed.
-func (m *Manager) dueManaged(ctx context.Context, now time.Time) ([]managedKey, error) {
-	rows, err := m.opts.Store.DB().QueryContext(ctx, `SELECT provider, key_id, name, expires_at, secret_file, created_by FROM managed_keys WHERE expires_at IS NOT NULL AND expires_at <= ?`, now.UnixMilli())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []managedKey
-	for rows.Next() {
-		var mk managedKey
-		var exp sql.NullInt64
-		if err := rows.Scan(&mk.provider, &mk.keyID, &mk.name, &exp, &mk.secretFile, &mk.createdBy); err != nil {
-			return nil, err
-		}
-		mk.expiresAt = store.FromMillis(exp)
-		out = append(out, mk)
-	}
-	return out, rows.Err()
+func (m *Manager) dueManaged(ctx context.Context, now time.Time) ([]*managedKey, error) {
+	return m.queryManaged(ctx, `expires_at IS NOT NULL AND expires_at <= ?`, now.UnixMilli())
 }

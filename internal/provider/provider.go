@@ -134,6 +134,7 @@ const (
 // honestly emulates what is missing.
 type Capabilities struct {
 	Manage        bool // false: keys are managed only in the platform's dashboard
+	Revoke        bool // keys can be revoked through the API (re-issue and emulated rotation need it)
 	Scopes        bool // keys carry scopes; false means every key has full account access
 	ScopesMutable bool // scopes can change in place; otherwise re-scoping needs reissue
 	Rename        bool

@@ -134,6 +134,8 @@ var migrations = []string{
 	// so a crash between create, delivery and record is undone at start-up.
 	`ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT '';
 	ALTER TABLE managed_keys ADD COLUMN born_at INTEGER;
+	ALTER TABLE managed_keys ADD COLUMN constraints TEXT;   -- JSON, as created; NULL: not recorded
+	ALTER TABLE managed_keys ADD COLUMN allowed_ips TEXT;   -- JSON, as created; NULL: not recorded
 	ALTER TABLE local_keys ADD COLUMN request_id TEXT;
 	CREATE UNIQUE INDEX local_keys_request ON local_keys(request_id) WHERE request_id IS NOT NULL;
 	CREATE TABLE create_intents (

@@ -106,6 +106,7 @@ func (p *Provider) Title() string { return Title }
 func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:   p.session != nil,
+		Revoke:   p.session != nil,
 		Scopes:   true,
 		Expiry:   provider.ExpiryNone,
 		Validate: true,

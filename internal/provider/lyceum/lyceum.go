@@ -107,6 +107,7 @@ func (p *Provider) Capabilities() provider.Capabilities {
 	}
 	return provider.Capabilities{
 		Manage:   true,
+		Revoke:   true,
 		Expiry:   provider.ExpiryAny,
 		Toggle:   true,
 		Validate: true,

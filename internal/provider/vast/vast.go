@@ -115,6 +115,7 @@ func (p *Provider) Title() string { return Title }
 func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:      true,
+		Revoke:      true,
 		Scopes:      true,
 		Expiry:      provider.ExpiryNone,
 		Validate:    true,
