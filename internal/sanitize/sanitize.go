@@ -70,7 +70,7 @@ func Echo(s string, max int) string {
 	if len(s) > 8*max {
 		s = s[:8*max] // what is cut below anyway; keeps the scans bounded
 	}
-	s = secret.MaskAll(s)
+	s = secret.MaskText(s)
 	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
 		if len(q) <= maxQuoted+2 {
 			return q
