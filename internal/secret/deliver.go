@@ -81,19 +81,73 @@ func RemoveFile(path string) (bool, error) {
 }
 
 // EnsurePrivateDir creates dir (and parents) and makes sure only the owner
-// can enter it: a world-readable secrets directory is tightened, not trusted.
+// can reach it and the secrets in it (see TightenDir): a world-readable
+// secrets directory is tightened, not trusted.
 func EnsurePrivateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating directory %s: %w", dir, err)
 	}
+	return TightenDir(dir)
+}
+
+// chmod is os.Chmod; tests replace it to see a refusal (they run as root,
+// who may chmod anything).
+var chmod = os.Chmod
+
+// TightenDir makes an existing secrets directory 0700 and the secret files
+// keyward wrote in it (*.key) 0600, so that secrets left readable by an older
+// keyward, a copy or a restore do not stay so; a missing directory is fine.
+// Symbolic links are not followed and other files are not touched. When a
+// mode cannot be changed (keyward is not the owner), the error says what to
+// run.
+func TightenDir(dir string) error {
 	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("checking directory %s: %w", dir, err)
 	}
-	if info.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("directory %s is mode %o and could not be made 0700: %w", dir, info.Mode().Perm(), err)
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a directory; point KEYWARD_SECRETS_DIR at a directory", dir)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		if err := chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("directory %s is mode %04o and could not be made 0700 (%s); run `chmod 700 %s` as its owner, or point KEYWARD_SECRETS_DIR at a directory you own",
+				dir, perm, reason(err), dir)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("checking secret file %s: %w", filepath.Join(dir, e.Name()), err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			path := filepath.Join(dir, e.Name())
+			if err := chmod(path, 0o600); err != nil {
+				return fmt.Errorf("secret file %s is mode %04o, so other users can read it, and keyward could not make it 0600 (%s); run `chmod 600 %s` as its owner, or remove the file",
+					path, perm, reason(err), path)
+			}
 		}
 	}
 	return nil
+}
+
+// reason is why a file operation failed, without repeating the path.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -2,9 +2,11 @@ package secret
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -180,4 +182,73 @@ func TestRemoveFile(t *testing.T) {
 	removed, err = RemoveFile(path)
 	require.NoError(t, err, "removing twice is fine")
 	assert.False(t, removed)
+}
+
+// Secret files left readable by others (an older keyward, a copy, a restore)
+// are made 0600 whenever keyward uses the directory; links and other files
+// are not touched.
+func TestWriteFileTightensExistingSecretFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	old := filepath.Join(dir, "vast-1.key")
+	notes := filepath.Join(dir, "notes.txt")
+	outside := filepath.Join(t.TempDir(), "elsewhere.key")
+	for _, p := range []string{old, notes, outside} {
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		require.NoError(t, os.Chmod(p, 0o644))
+	}
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "lium-2.key")))
+	require.NoError(t, os.Chmod(dir, 0o755))
+
+	_, err := WriteFile(dir, "vast", "2", mustGenerate(t))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+	assert.Equal(t, os.FileMode(0o600), perm(t, old))
+	assert.Equal(t, os.FileMode(0o644), perm(t, notes), "not a secret file keyward wrote")
+	assert.Equal(t, os.FileMode(0o644), perm(t, outside), "a link is not followed")
+}
+
+func TestTightenDir(t *testing.T) {
+	require.NoError(t, TightenDir(filepath.Join(t.TempDir(), "missing")), "nothing to tighten yet")
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "local-key_1.key")
+	require.NoError(t, os.WriteFile(file, []byte("s"), 0o600))
+	require.NoError(t, os.Chmod(file, 0o640))
+	require.NoError(t, os.Chmod(dir, 0o750))
+	require.NoError(t, TightenDir(dir))
+	assert.Equal(t, os.FileMode(0o700), perm(t, dir))
+	assert.Equal(t, os.FileMode(0o600), perm(t, file))
+
+	err := TightenDir(file)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not a directory; point KEYWARD_SECRETS_DIR at a directory")
+}
+
+// When a mode cannot be changed (keyward is not the owner), the error names
+// the file and what to run, and never holds the secret in it.
+func TestTightenDirSaysHowToFixWhatItCannotChange(t *testing.T) {
+	chmod = func(name string, _ os.FileMode) error {
+		return &fs.PathError{Op: "chmod", Path: name, Err: syscall.EPERM}
+	}
+	defer func() { chmod = os.Chmod }()
+
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	key := mustGenerate(t)
+	file := filepath.Join(dir, "local-key_1.key")
+	require.NoError(t, os.WriteFile(file, []byte(key+"\n"), 0o644))
+	require.NoError(t, os.Chmod(file, 0o644))
+	_, err := WriteFile(dir, "local", "key_2", mustGenerate(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "secret file "+file+" is mode 0644, so other users can read it")
+	assert.Contains(t, err.Error(), "operation not permitted")
+	assert.Contains(t, err.Error(), "run `chmod 600 "+file+"` as its owner")
+	assertNoLeak(t, key, err)
+
+	require.NoError(t, os.Chmod(dir, 0o755))
+	err = TightenDir(dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "directory "+dir+" is mode 0755")
+	assert.Contains(t, err.Error(), "run `chmod 700 "+dir+"` as its owner")
 }

@@ -1,5 +1,6 @@
-// Package secret owns the local authority's key format, hashing, masking and
-// the delivery of new secrets to the place the operator chose.
+// Package secret owns the local authority's key format, hashing, masking,
+// recognising secrets in any text (Scan, MaskText, Clean) and the delivery of
+// new secrets to the place the operator chose.
 package secret
 
 import (
@@ -33,9 +34,13 @@ func Generate() (string, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return "", fmt.Errorf("reading random bytes for a new key: %w", err)
 	}
-	body := encodeBig(new(big.Int).SetBytes(raw), bodyLen)
-	head := Prefix + body
-	return head + checksum(head), nil
+	return keyFrom(raw), nil
+}
+
+// keyFrom writes 32 bytes as a key.
+func keyFrom(raw []byte) string {
+	head := Prefix + encodeBig(new(big.Int).SetBytes(raw), bodyLen)
+	return head + checksum(head)
 }
 
 // ErrFormat is wrapped by every format error so callers can tell a malformed

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,4 +241,138 @@ func TestMillis(t *testing.T) {
 	zero := FromMillis(sql.NullInt64{Valid: true})
 	require.NotNil(t, zero)
 	assert.Equal(t, int64(0), zero.UnixMilli())
+}
+
+// chmodAll sets modes whatever the umask.
+func chmodAll(t *testing.T, m os.FileMode, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		require.NoError(t, os.Chmod(p, m))
+	}
+}
+
+// A state directory and files left readable by others (an older keyward, a
+// copy, a restore from backup) are made private at open.
+func TestOpenTightensExistingStateDirAndFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "keyward")
+	path := filepath.Join(dir, "keyward.db")
+	s, err := Open(ctx, path)
+	require.NoError(t, err)
+	_, err = s.DB().ExecContext(ctx, `INSERT INTO audit (at, tool, provider, outcome) VALUES (1, 't', 'local', 'ok')`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "secrets"), 0o700))
+	for _, side := range []string{"-wal", "-shm"} {
+		require.NoError(t, os.WriteFile(path+side, nil, 0o644))
+	}
+	chmodAll(t, 0o755, dir)
+	chmodAll(t, 0o644, path, path+"-wal", path+"-shm")
+
+	s, err = Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, os.FileMode(0o700), mode(t, dir))
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		assert.Equal(t, os.FileMode(0o600), mode(t, p), p)
+	}
+	var n int
+	require.NoError(t, s.DB().QueryRowContext(ctx, `SELECT count(*) FROM audit`).Scan(&n))
+	assert.Equal(t, 1, n, "the state is intact")
+	_, err = s.DB().ExecContext(ctx, `INSERT INTO audit (at, tool, provider, outcome) VALUES (2, 't', 'local', 'ok')`)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), mode(t, path+"-wal"), "the WAL keyward writes stays private")
+}
+
+func TestOpenTightensAGroupReadableFileInAPrivateDir(t *testing.T) {
+	dir := t.TempDir()
+	chmodAll(t, 0o700, dir)
+	path := filepath.Join(dir, "k.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o640))
+	chmodAll(t, 0o640, path)
+	s, err := Open(context.Background(), path)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, os.FileMode(0o600), mode(t, path))
+}
+
+// When keyward cannot tighten them (not the owner), it refuses to start and
+// says what to run.
+func TestOpenRefusesWhatItCannotMakePrivate(t *testing.T) {
+	denied := func(name string, _ os.FileMode) error {
+		return &fs.PathError{Op: "chmod", Path: name, Err: syscall.EPERM}
+	}
+	t.Run("directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "state")
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		chmodAll(t, 0o755, dir)
+		path := filepath.Join(dir, "keyward.db")
+		chmod = denied
+		defer func() { chmod = os.Chmod }()
+
+		s, err := Open(context.Background(), path)
+		require.Error(t, err)
+		assert.Nil(t, s)
+		msg := err.Error()
+		assert.Contains(t, msg, "the directory of KEYWARD_DB ("+dir+") is mode 0755")
+		assert.Contains(t, msg, "operation not permitted")
+		assert.Contains(t, msg, "run `chmod 700 "+dir+"` as its owner")
+		assert.Equal(t, os.FileMode(0o755), mode(t, dir))
+	})
+	privateDir := func(t *testing.T) string {
+		dir := t.TempDir()
+		chmodAll(t, 0o700, dir)
+		return dir
+	}
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(privateDir(t), "keyward.db")
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		chmodAll(t, 0o644, path)
+		chmod = denied
+		defer func() { chmod = os.Chmod }()
+
+		_, err := Open(context.Background(), path)
+		require.Error(t, err)
+		msg := err.Error()
+		assert.Contains(t, msg, path+" is mode 0644, so other users can read the state in it")
+		assert.Contains(t, msg, "run `chmod 600 "+path+"*` as its owner")
+	})
+	t.Run("WAL file", func(t *testing.T) {
+		path := filepath.Join(privateDir(t), "keyward.db")
+		require.NoError(t, os.WriteFile(path+"-wal", nil, 0o644))
+		chmodAll(t, 0o644, path+"-wal")
+		chmod = denied
+		defer func() { chmod = os.Chmod }()
+
+		_, err := Open(context.Background(), path)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), path+"-wal is mode 0644")
+	})
+}
+
+// A directory that holds other things than keyward's state (a home
+// directory, a project) is never chmod-ed: only the state files are made
+// private in it. One that other users can write to is refused.
+func TestOpenDoesNotChangeASharedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644))
+	chmodAll(t, 0o755, dir)
+	path := filepath.Join(dir, "keyward.db")
+	s, err := Open(context.Background(), path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	assert.Equal(t, os.FileMode(0o755), mode(t, dir), "not keyward's to change")
+	assert.Equal(t, os.FileMode(0o600), mode(t, path))
+
+	for _, m := range []os.FileMode{0o777, 0o777 | os.ModeSticky, 0o775} {
+		chmodAll(t, m, dir)
+		_, err := Open(context.Background(), path)
+		require.Error(t, err, "mode %v", m)
+		assert.Contains(t, err.Error(), "is in a directory other users can write to")
+		assert.Contains(t, err.Error(), "set KEYWARD_DB to a file in a directory of its own")
+		info, err := os.Stat(dir)
+		require.NoError(t, err)
+		assert.Equal(t, m, info.Mode()&(os.ModePerm|os.ModeSticky), "left as it was")
+	}
+	chmodAll(t, 0o700, dir)
 }

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 // Settings configure one platform client. Zero values take the defaults.
 type Settings struct {
 	APIKey       string        // the platform credential
+	Redact       []string      // other credentials no message may show (say, a session token beside the API key)
 	BaseURL      string        // empty: the provider's default
 	Timeout      time.Duration // per request; default 15s
 	MaxRetries   int           // default 3 (negative: none); for idempotent requests only
@@ -32,10 +34,10 @@ type Settings struct {
 	RetryWaitMax time.Duration // default 10s; also caps an honoured Retry-After
 }
 
-// String keeps the credential out of anything that prints Settings.
+// String keeps the credentials out of anything that prints Settings.
 func (s Settings) String() string {
-	return fmt.Sprintf("httpapi.Settings{APIKey: %s, BaseURL: %q, Timeout: %s, MaxRetries: %d, RetryWait: %s, RetryWaitMax: %s}",
-		redacted, s.BaseURL, s.Timeout, s.MaxRetries, s.RetryWait, s.RetryWaitMax)
+	return fmt.Sprintf("httpapi.Settings{APIKey: %s, Redact: %d credentials, BaseURL: %q, Timeout: %s, MaxRetries: %d, RetryWait: %s, RetryWaitMax: %s}",
+		redacted, len(s.Redact), s.BaseURL, s.Timeout, s.MaxRetries, s.RetryWait, s.RetryWaitMax)
 }
 
 func (s Settings) GoString() string { return s.String() }
@@ -67,6 +69,7 @@ type Client struct {
 	settings Settings
 	baseURL  string
 	rc       *resty.Client
+	redactor *redactor // the credentials in settings, kept out of every message
 
 	// Seams for tests: waiting and the clock.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -114,6 +117,7 @@ func New(p Platform, s Settings) *Client {
 		settings: s,
 		baseURL:  strings.TrimRight(base, "/"),
 		rc:       rc,
+		redactor: newRedactor(append([]string{s.APIKey}, s.Redact...)...),
 		sleep:    sleepCtx,
 		now:      time.Now,
 	}
@@ -129,10 +133,13 @@ func (c *Client) Platform() Platform { return c.platform }
 
 // WithKey is a client for another credential on the same platform, sharing
 // this client's connections: for checking a key that is not the configured
-// one without a connection pool per check.
+// one without a connection pool per check. Its messages keep out both that
+// key and this client's credentials.
 func (c *Client) WithKey(apiKey string) *Client {
 	other := *c
 	other.settings.APIKey = apiKey
+	other.settings.Redact = append(slices.Clone(c.settings.Redact), c.settings.APIKey)
+	other.redactor = newRedactor(append([]string{apiKey}, other.settings.Redact...)...)
 	return &other
 }
 
@@ -381,9 +388,10 @@ func (k *call) where() string { return k.method + " " + k.sanitize(k.path) }
 
 func (k *call) fail(kind provider.Kind, changed provider.Changed, status int, format string, args ...any) *provider.Error {
 	e := provider.Errorf(kind, k.c.platform.Name, format, args...)
-	// Belt and braces: no argument above should carry the key, but a sentence
-	// must never do so whatever went in.
-	e.Message = redactKey(e.Message, k.c.settings.APIKey)
+	// Belt and braces: no argument above should carry a credential (upstream
+	// text went through sanitize), but a sentence must never do so whatever
+	// went in.
+	e.Message = k.c.redactor.redact(e.Message)
 	e.Changed = changed
 	e.Status = status
 	return e

@@ -460,7 +460,8 @@ func TestSanitizeKeepsIDsAndRedactsTokens(t *testing.T) {
 	k := &call{c: c}
 	assert.Equal(t, "key 3f2b8c1e-0a9d-4e7f-8b6a-5c4d3e2f1a0b not found", k.sanitize("key 3f2b8c1e-0a9d-4e7f-8b6a-5c4d3e2f1a0b not found"))
 	assert.Equal(t, "id 123456789012345678901234567 gone", k.sanitize("id 123456789012345678901234567 gone"))
-	assert.Equal(t, "bad [redacted] here", k.sanitize("bad\n\tsk_AbCdEfGh1234567890IjKlMnOp here"))
+	assert.Equal(t, "bad sk_AbCd…MnOp here", k.sanitize("bad\n\tsk_AbCdEfGh1234567890IjKlMnOp here"), "masked as a key")
+	assert.Equal(t, "bad [redacted] here", k.sanitize("bad abcdefghijklmnopqrstuvw1 here"), "any other token-shaped word")
 	assert.Equal(t, "[redacted]", k.sanitize(testKey))
 }
 

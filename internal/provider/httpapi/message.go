@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // maxQuote bounds how much of a platform's own message a sentence quotes.
@@ -46,10 +48,12 @@ func (k *call) quote(body []byte) string {
 	return ": " + strconv.Quote(msg)
 }
 
-// sanitize makes upstream text fit for a sentence: no credential, no
-// secret-shaped words, no control characters, bounded length.
+// sanitize makes upstream text fit for a sentence: no piece of a credential
+// (redactor), no secret of any known shape (secret.MaskText), no other
+// secret-shaped word, no control characters, bounded length.
 func (k *call) sanitize(s string) string {
-	s = redactKey(s, k.c.settings.APIKey)
+	s = k.c.redactor.redact(s)
+	s = secret.MaskText(s)
 	s = secretLike.ReplaceAllStringFunc(s, func(w string) string {
 		if uuidLike.MatchString(w) || !hasLetterAndDigit(w) {
 			return w
@@ -63,13 +67,6 @@ func (k *call) sanitize(s string) string {
 		s = string(r[:maxQuote]) + "…"
 	}
 	return s
-}
-
-func redactKey(s, key string) string {
-	if key == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, key, redacted)
 }
 
 func hasLetterAndDigit(s string) bool {
