@@ -222,7 +222,7 @@ func TestBehaviourSuiteUpstreamFailures(t *testing.T) {
 			continue
 		}
 		t.Run(p.name, func(t *testing.T) {
-			h, f := p.harness(t, "KEYWARD_PROVIDER_TIMEOUT", "300ms")
+			h, f := p.harness(t, "KEYWARD_PROVIDER_TIMEOUT", "1s")
 			for _, fc := range faults {
 				t.Run(fc.name, func(t *testing.T) {
 					f.Faults().Set(fc.fault)

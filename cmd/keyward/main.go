@@ -73,14 +73,17 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "keyward: invalid settings:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level}))
+	// Every log line passes the same mask: configured credentials and anything
+	// shaped like a secret never reach stderr.
+	mask := sanitize.LogAttr(cfg.Credentials())
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level, ReplaceAttr: mask}))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	switch cmd {
 	case "audit":
 		// A report for a human: start-up chatter would only get in the way.
-		quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.Level, slog.LevelWarn)}))
+		quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.Level, slog.LevelWarn), ReplaceAttr: mask}))
 		return runAudit(ctx, cfg, quiet, argv, stdout, stderr)
 	case "serve":
 		return runServe(ctx, cfg, logger, argv, stderr)

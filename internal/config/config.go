@@ -142,6 +142,18 @@ func LoadFrom(environ map[string]string) (*Config, error) {
 // caller logs them.
 func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
 
+// Credentials are every secret the operator configured (platform keys, the
+// Lium session, the HTTP token): no message keyward writes may show them.
+func (c *Config) Credentials() []string {
+	var out []string
+	for _, v := range []string{c.Vast.APIKey, c.Lyceum.APIKey, c.Lium.APIKey, c.Lurus.APIKey, c.LiumSession, c.HTTPToken} {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Platform returns the settings of a remote platform by name.
 func (c *Config) Platform(name string) Platform {
 	switch name {

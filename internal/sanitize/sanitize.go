@@ -5,6 +5,7 @@ package sanitize
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"unicode"
@@ -90,4 +91,39 @@ func Cut(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// maxLogValue bounds one logged value.
+const maxLogValue = 4096
+
+// LogAttr is a slog ReplaceAttr that keeps secrets out of the logs: every
+// string or error value has the configured credentials removed and anything
+// shaped like a secret masked, and is bounded.
+func LogAttr(credentials []string) func(groups []string, a slog.Attr) slog.Attr {
+	var creds []string
+	for _, c := range credentials {
+		if len(c) >= 8 {
+			creds = append(creds, c)
+		}
+	}
+	clean := func(s string) string {
+		for _, c := range creds {
+			s = strings.ReplaceAll(s, c, "[redacted]")
+		}
+		return Bound(secret.MaskText(s), maxLogValue)
+	}
+	return func(_ []string, a slog.Attr) slog.Attr {
+		switch a.Value.Kind() {
+		case slog.KindString:
+			a.Value = slog.StringValue(clean(a.Value.String()))
+		case slog.KindAny:
+			switch v := a.Value.Any().(type) {
+			case error:
+				a.Value = slog.StringValue(clean(v.Error()))
+			case fmt.Stringer:
+				a.Value = slog.StringValue(clean(v.String()))
+			}
+		}
+		return a
+	}
 }

@@ -1,6 +1,8 @@
 package sanitize
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -39,4 +41,16 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Escape changed visible text %q to %q", s, got)
 		}
 	})
+}
+
+func TestLogAttrMasksSecretsAndCredentials(t *testing.T) {
+	var buf strings.Builder
+	key := "vk_live_0123456789abcdefSECRET"
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: LogAttr([]string{key, "short"})}))
+	log.Info("upstream said", "msg", "bad key "+key, "err", errors.New("token "+key+" rejected"), "huge", strings.Repeat("x", 1<<20), "n", 3)
+	out := buf.String()
+	assert.NotContains(t, out, key)
+	assert.Contains(t, out, "[redacted]")
+	assert.Less(t, len(out), 20000, "values are bounded")
+	assert.Contains(t, out, "n=3")
 }

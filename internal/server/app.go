@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/local"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/version"
 	"github.com/keyward/keyward/tools"
@@ -67,6 +68,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			app.Close()
 		}
 	}()
+	// Secret files an older keyward, a copy or a restore left readable are
+	// made private before anything else is written there.
+	if err := secret.TightenDir(cfg.SecretsDir); err != nil {
+		return nil, fmt.Errorf("KEYWARD_SECRETS_DIR: %w", err)
+	}
 	if app.Local, err = local.New(ctx, st, local.Options{Scopes: cfg.LocalScopes, MaxKeys: cfg.LocalMaxKeys, Now: bo.now}); err != nil {
 		return nil, fmt.Errorf("starting the local authority: %w", err)
 	}

@@ -38,7 +38,9 @@ func remoteProviders(cfg *config.Config) ([]provider.Provider, map[string]string
 		if retries == 0 {
 			retries = -1 // httpapi reads 0 as "the default"
 		}
-		s := httpapi.Settings{APIKey: p.APIKey, BaseURL: p.APIURL, Timeout: cfg.ProviderTimeout, MaxRetries: retries}
+		// Every client redacts every configured credential, not only its own:
+		// an upstream error may quote any of them (Lium's two clients, say).
+		s := httpapi.Settings{APIKey: p.APIKey, Redact: cfg.Credentials(), BaseURL: p.APIURL, Timeout: cfg.ProviderTimeout, MaxRetries: retries}
 		out = append(out, build(s, p))
 		if name == lyceum.Name && strings.TrimSpace(p.Org) != "" {
 			// LYCEUM_ORG: the organisation's keys, as a provider of their own.
