@@ -1,9 +1,12 @@
 package tools
 
 import (
+	"encoding/json"
+
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/provider"
 )
 
 // Shared argument definitions: one name, one meaning, one bound, across all
@@ -55,6 +58,11 @@ func (a changeArgs) manager() manager.UpdateArgs {
 	return manager.UpdateArgs{Provider: a.Provider, KeyID: a.KeyID, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn}
 }
 
+type reissueArgs struct {
+	changeArgs
+	AllowedIPs []string `json:"allowed_ips,omitempty"`
+}
+
 func providerArg(p Providers) mcp.ToolOption {
 	return mcp.WithString("provider",
 		mcp.Description("Where the key lives. Default \"local\", keyward's own key authority. list_providers shows what each provider can do."),
@@ -82,4 +90,71 @@ func scopesArg(what string) mcp.ToolOption {
 
 func expiresInArg(what string) mcp.ToolOption {
 	return mcp.WithString("expires_in", mcp.MaxLength(maxDurationLen), mcp.Pattern(durationPattern), mcp.Description(what))
+}
+
+// constraintArg is one narrowing of create_key: an operation within a scope,
+// optionally with one parameter bounded.
+type constraintArg struct {
+	Scope    string    `json:"scope"`
+	Resource string    `json:"resource"`
+	Param    string    `json:"param,omitempty"`
+	Op       string    `json:"op,omitempty"`
+	Value    flexValue `json:"value,omitempty"`
+}
+
+// flexValue is a bound given as a string or a number ("1227" or 1227).
+type flexValue string
+
+func (v *flexValue) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = flexValue(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*v = flexValue(n.String())
+	return nil
+}
+
+func constraintsOf(in []constraintArg) []provider.Constraint {
+	var out []provider.Constraint
+	for _, c := range in {
+		out = append(out, provider.Constraint{Scope: c.Scope, Resource: c.Resource, Param: c.Param, Op: provider.ConstraintOp(c.Op), Value: string(c.Value)})
+	}
+	return out
+}
+
+const (
+	maxConstraints = 16
+	maxAllowedIPs  = 32
+	ipPattern      = `^[0-9A-Fa-f:.]{2,39}(/[0-9]{1,3})?$`
+)
+
+func constraintsArg() mcp.ToolOption {
+	str := func(max int, desc string) map[string]any {
+		return map[string]any{"type": "string", "minLength": 1, "maxLength": max, "pattern": printablePattern, "description": desc}
+	}
+	return mcp.WithArray("constraints",
+		mcp.Items(map[string]any{
+			"type": "object", "additionalProperties": false, "required": []string{"scope", "resource"},
+			"properties": map[string]any{
+				"scope":    str(maxScopeLen, "The scope narrowed; the key must hold it."),
+				"resource": str(128, "The operation within the scope, e.g. api.instance.destroy."),
+				"param":    str(maxScopeLen, "The parameter bounded, e.g. id; leave out to allow the operation with any values."),
+				"op":       map[string]any{"type": "string", "enum": []string{string(provider.OpEq), string(provider.OpLTE), string(provider.OpGTE)}, "description": "How the parameter is bounded."},
+				"value":    map[string]any{"type": []string{"string", "integer"}, "maxLength": 128, "description": "The bound, e.g. an instance id."},
+			},
+		}),
+		mcp.MaxItems(maxConstraints),
+		mcp.Description("Narrow the key below whole scopes, where the provider can (list_providers shows its constraint targets): "+
+			"with constraints on a scope, the key holds only the operations (and values) listed for it. Same shape on every provider."))
+}
+
+func allowedIPsArg(what string) mcp.ToolOption {
+	return mcp.WithArray("allowed_ips",
+		mcp.Items(map[string]any{"type": "string", "maxLength": 43, "pattern": ipPattern}),
+		mcp.UniqueItems(true), mcp.MaxItems(maxAllowedIPs), mcp.Description(what))
 }

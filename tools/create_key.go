@@ -13,6 +13,9 @@ type createArgs struct {
 	Name      string   `json:"name"`
 	Scopes    []string `json:"scopes,omitempty"`
 	ExpiresIn string   `json:"expires_in,omitempty"`
+
+	Constraints []constraintArg `json:"constraints,omitempty"`
+	AllowedIPs  []string        `json:"allowed_ips,omitempty"`
 }
 
 func createKey(providers Providers) definition {
@@ -30,10 +33,13 @@ func createKey(providers Providers) definition {
 				nameArg(true, "What the key is for, e.g. \"ci-deploy-read\". Shown in list_keys and the audit log."),
 				scopesArg("Scopes the key needs (see list_scopes). Leave out for the minimal read-only default."),
 				expiresInArg("How long the key lives: a duration such as 12h, 7d, 30d or 1y, or \"never\" (only if the operator allows it). Default 30d."),
+				constraintsArg(),
+				allowedIPsArg("Source addresses the key works from, where the provider can limit it (list_providers says); leave out for anywhere."),
 				mcp.WithOutputSchema[manager.SecretResult](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a createArgs) (any, string, error) {
-			res, err := m.CreateKey(ctx, manager.CreateArgs{Provider: a.Provider, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn})
+			res, err := m.CreateKey(ctx, manager.CreateArgs{Provider: a.Provider, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn,
+				Constraints: constraintsOf(a.Constraints), AllowedIPs: a.AllowedIPs})
 			if err != nil {
 				return nil, "", err
 			}

@@ -35,6 +35,10 @@ type CreateArgs struct {
 	Name      string
 	Scopes    []string
 	ExpiresIn string
+	// Constraints and AllowedIPs narrow the key below its scopes, where the
+	// platform can (provider.CheckConstraints says what it accepts).
+	Constraints []provider.Constraint
+	AllowedIPs  []string
 }
 
 // CheckName trims a key name and refuses what would mislead a person reading
@@ -97,6 +101,11 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 		return res, err
 	}
 	c.rec.ScopesAfter = nonNil(sd.Scopes)
+	cs, ips, err := provider.CheckConstraints(p, sd.Scopes, a.Constraints, a.AllowedIPs)
+	if err != nil {
+		return res, err
+	}
+	c.rec.Detail = describeNarrowing(cs, ips)
 	now := m.now()
 	exp, err := m.opts.Policy.ExpiryForCreate(p, now, a.ExpiresIn)
 	if err != nil {
@@ -104,12 +113,12 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 	}
 	c.rec.ExpiresAt = exp.Deadline
 	if w := writeScopes(p, sd.Scopes); len(w) > 0 || !p.Capabilities().Scopes {
-		msg := fmt.Sprintf("Create key %q on %s with %s, expiring %s?", a.Name, p.Title(), describeScopes(p, sd.Scopes), fmtTime(exp.Deadline))
+		msg := fmt.Sprintf("Create key %q on %s with %s%s, expiring %s?", a.Name, p.Title(), describeScopes(p, sd.Scopes), narrowingClause(cs, ips), fmtTime(exp.Deadline))
 		if err = c.confirm(msg); err != nil {
 			return res, err
 		}
 	}
-	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream}, exp, nil)
+	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, nil)
 	if err != nil {
 		return SecretResult{}, err
 	}
@@ -170,7 +179,8 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 	}
 	m.noteFile(ctx, in, d.SecretFile)
 	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.SecretFile,
-		createdBy: callerFrom(ctx).ClientName, bornAt: born}
+		createdBy: callerFrom(ctx).ClientName, bornAt: born,
+		constraints: req.Constraints, allowedIPs: req.AllowedIPs, narrowing: true}
 	if exp.Enforced {
 		mk.expiresAt = exp.Deadline
 	}
@@ -203,6 +213,14 @@ type UpdateArgs struct {
 	Name      *string
 	Scopes    []string
 	ExpiresIn string
+}
+
+// ReissueArgs are reissue_key's arguments; nil or empty fields are kept from
+// the old key. AllowedIPs may narrow the old key's allow-list, and must be
+// given where neither the platform nor keyward knows it.
+type ReissueArgs struct {
+	UpdateArgs
+	AllowedIPs []string
 }
 
 // live loads a key that may still be changed: it exists, and it has not
@@ -340,14 +358,12 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 	return res, nil
 }
 
-// ReissueArgs are reissue_key's arguments; nil or empty fields are kept from the old key.
-type ReissueArgs = UpdateArgs
-
 // ReissueKey replaces a key with a new one (new id and secret) with the given
 // settings, then revokes the old one. The replacement keeps the old key's
 // deadline unless a shorter one is asked for, and inherits its life: it can
 // never be renewed past the original's creation + KEYWARD_MAX_TTL.
-func (m *Manager) ReissueKey(ctx context.Context, a ReissueArgs) (res SecretResult, err error) {
+func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res SecretResult, err error) {
+	a := ra.UpdateArgs
 	c := m.begin(ctx, audit.Record{Tool: "reissue_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
 	defer func() { c.end(err) }()
 
@@ -367,18 +383,26 @@ func (m *Manager) ReissueKey(ctx context.Context, a ReissueArgs) (res SecretResu
 		return res, err
 	}
 	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(pl.scopes), pl.exp.Deadline
-	msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), fmtTime(pl.exp.Deadline))
+	if !p.Capabilities().Revoke {
+		return res, provider.Unsupported(p.Name(), "%s keys cannot be revoked through its API, so a replacement would leave the old key working; replace it in the dashboard", p.Title())
+	}
+	cs, ips, err := policy.Carry(p, cur, mk.narrowingOf(), pl.scopes, ra.AllowedIPs)
+	if err != nil {
+		return res, err
+	}
+	c.rec.Detail = describeNarrowing(cs, ips)
+	msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s%s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), narrowingClause(cs, ips), fmtTime(pl.exp.Deadline))
 	if err = c.confirm(msg); err != nil {
 		return res, err
 	}
-	return m.reissue(ctx, c, p, cur, mk, pl.name, pl.scopes, pl.exp, 0)
+	return m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: pl.name, Scopes: pl.scopes, ExpiresAt: pl.exp.Upstream, Constraints: cs, AllowedIPs: ips}, pl.exp, 0)
 }
 
 // reissue creates a twin with the given settings, delivers its secret and
 // revokes the old key (after grace, by the reaper, when grace > 0).
-func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, name string, scopes []string, exp policy.Expiry, grace time.Duration) (SecretResult, error) {
-	c.rec.Detail = "replaced by a new key"
-	res, err := m.mint(ctx, c, p, provider.CreateRequest{Name: name, Scopes: scopes, ExpiresAt: exp.Upstream}, exp, bornOf(old, oldMK))
+func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, req provider.CreateRequest, exp policy.Expiry, grace time.Duration) (SecretResult, error) {
+	c.rec.Detail = strings.TrimPrefix(c.rec.Detail+"; replaces "+old.ID, "; ")
+	res, err := m.mint(ctx, c, p, req, exp, bornOf(old, oldMK))
 	if err != nil {
 		return SecretResult{}, fmt.Errorf("creating the replacement failed, the old key is untouched: %w", err)
 	}
@@ -501,6 +525,7 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 		return res, err
 	}
 	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(cur.Scopes), deadline
+	caps := p.Capabilities()
 	stop := "at once"
 	if grace > 0 {
 		stop = "after a grace of " + policy.FormatDuration(grace)
@@ -508,7 +533,6 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 	if err = c.confirm(fmt.Sprintf("Rotate key %q (%s) on %s, with %s? A new secret is issued and the old one stops working %s.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes), stop)); err != nil {
 		return res, err
 	}
-	caps := p.Capabilities()
 	if caps.Rotate && (grace == 0 || caps.RotateGrace) {
 		if err = m.checkDelivery(); err != nil {
 			return res, err
@@ -538,10 +562,17 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 		res.Notes = append(res.Notes, c.notes...)
 		return res, nil
 	}
-	// No native rotation (or none with grace): a twin with the same settings
-	// and deadline, then the old key goes — after the grace, if any.
+	// No native rotation (or none with grace): a twin with the same settings,
+	// narrowing and deadline, then the old key goes — after the grace, if any.
+	if !caps.Revoke {
+		return res, provider.Unsupported(p.Name(), "%s keys cannot be revoked through its API, so a rotation by replacement would leave the old key working; rotate without grace, or in the dashboard", p.Title())
+	}
+	cs, ips, err := policy.Carry(p, cur, mk.narrowingOf(), cur.Scopes, nil)
+	if err != nil {
+		return res, err
+	}
 	exp := m.opts.Policy.Keep(p, m.now(), deadline)
-	res, err = m.reissue(ctx, c, p, cur, mk, cur.Name, cur.Scopes, exp, grace)
+	res, err = m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: cur.Name, Scopes: cur.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, grace)
 	if err == nil {
 		c.rec.Detail = "rotated by re-issue as " + res.KeyID
 		res.Notes = append(res.Notes, p.Title()+" has no rotation of its own, so keyward created a replacement key with the same name, scopes and deadline")
@@ -638,4 +669,33 @@ func added(prev, next []string) []string {
 		}
 	}
 	return out
+}
+
+// narrowingOf is what keyward recorded of a key's narrowing; unknown without a record.
+func (mk *managedKey) narrowingOf() policy.Narrowing {
+	if mk == nil || !mk.narrowing {
+		return policy.Narrowing{}
+	}
+	return policy.Narrowing{Constraints: mk.constraints, AllowedIPs: mk.allowedIPs, Known: true}
+}
+
+// describeNarrowing is the audit record's note of a key's narrowing.
+func describeNarrowing(cs []provider.Constraint, ips []string) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, c.String())
+	}
+	if len(ips) > 0 {
+		parts = append(parts, "allowed IPs: "+strings.Join(ips, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// narrowingClause is the narrowing in a question to the human.
+func narrowingClause(cs []provider.Constraint, ips []string) string {
+	d := describeNarrowing(cs, ips)
+	if d == "" {
+		return ""
+	}
+	return " (narrowed: " + d + ")"
 }

@@ -171,6 +171,35 @@ type KeyView struct {
 	Masked         string     `json:"masked"`
 	ExpiryEnforced bool       `json:"expiry_enforced_by_keyward,omitempty"`
 	FullAccess     bool       `json:"full_access,omitempty"`
+	// Constraints narrow Scopes: a scope named here is held only for the
+	// operations (and values) listed. AllowedIPs limit where the key works
+	// from; AllowedIPsAsCreated marks a list keyward recorded at creation
+	// because the platform does not show it.
+	Constraints         []ConstraintView `json:"constraints,omitempty"`
+	AllowedIPs          []string         `json:"allowed_ips,omitempty"`
+	AllowedIPsAsCreated bool             `json:"allowed_ips_as_created,omitempty"`
+}
+
+// ConstraintView is one provider.Constraint as tools show it.
+type ConstraintView struct {
+	Scope    string `json:"scope"`
+	Resource string `json:"resource,omitempty"`
+	Param    string `json:"param,omitempty"`
+	Op       string `json:"op,omitempty"`
+	Value    string `json:"value,omitempty"`
+	Opaque   string `json:"opaque,omitempty"` // a restriction keyward can show but not restate
+	Text     string `json:"text"`
+}
+
+func constraintViews(cs []provider.Constraint) []ConstraintView {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]ConstraintView, len(cs))
+	for i, c := range cs {
+		out[i] = ConstraintView{Scope: c.Scope, Resource: c.Resource, Param: c.Param, Op: string(c.Op), Value: c.Value, Opaque: c.Opaque, Text: c.String()}
+	}
+	return out
 }
 
 // view shows k with keyward's own record of it (mk may be nil).
@@ -178,7 +207,11 @@ func view(p provider.Provider, k provider.Key, mk *managedKey) KeyView {
 	v := KeyView{
 		KeyID: k.ID, Name: k.Name, Provider: p.Name(), Scopes: k.Scopes, Active: k.Active,
 		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, Masked: k.Masked,
-		FullAccess: !p.Capabilities().Scopes,
+		FullAccess:  !p.Capabilities().Scopes,
+		Constraints: constraintViews(k.Constraints), AllowedIPs: k.AllowedIPs,
+	}
+	if sup := p.Capabilities().Constraints; sup.AllowedIPs && !sup.AllowedIPsListed && mk != nil && mk.narrowing && len(mk.allowedIPs) > 0 {
+		v.AllowedIPs, v.AllowedIPsAsCreated = mk.allowedIPs, true
 	}
 	if v.Scopes == nil {
 		v.Scopes = []string{}

@@ -26,6 +26,7 @@ type ProviderInfo struct {
 // Capabilities is provider.Capabilities as JSON.
 type Capabilities struct {
 	Manage        bool     `json:"manage"`
+	Revoke        bool     `json:"revoke"`
 	Scopes        bool     `json:"scopes"`
 	ScopesMutable bool     `json:"scopes_mutable"`
 	Rename        bool     `json:"rename"`
@@ -36,6 +37,27 @@ type Capabilities struct {
 	Validate      bool     `json:"validate"`
 	Whoami        bool     `json:"whoami"`
 	MaxKeys       int      `json:"max_keys,omitempty"`
+	// Narrowing below a whole scope, where the platform offers it.
+	Constraints *ConstraintSupport `json:"constraints,omitempty"`
+}
+
+// ConstraintSupport is provider.ConstraintSupport as JSON.
+type ConstraintSupport struct {
+	Targets          []ConstraintTarget `json:"targets,omitempty"`
+	Ops              []string           `json:"ops,omitempty"`
+	AllowedIPs       bool               `json:"allowed_ips"`
+	IPRanges         bool               `json:"ip_ranges"`
+	AllowedIPsListed bool               `json:"allowed_ips_listed"`
+	Note             string             `json:"note,omitempty"`
+}
+
+// ConstraintTarget is one parameter a key can be bounded on.
+type ConstraintTarget struct {
+	Scope       string `json:"scope"`
+	Resource    string `json:"resource"`
+	Param       string `json:"param,omitempty"`
+	Integer     bool   `json:"integer,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // PolicyInfo is the policy in force.
@@ -59,7 +81,7 @@ type ProvidersResult struct {
 
 func capabilitiesOf(c provider.Capabilities) Capabilities {
 	out := Capabilities{
-		Manage: c.Manage, Scopes: c.Scopes, ScopesMutable: c.ScopesMutable, Rename: c.Rename,
+		Manage: c.Manage, Revoke: c.Revoke, Scopes: c.Scopes, ScopesMutable: c.ScopesMutable, Rename: c.Rename,
 		Expiry: string(c.Expiry), Toggle: c.Toggle, Validate: c.Validate, Whoami: c.Whoami, MaxKeys: c.MaxKeys,
 	}
 	for _, d := range c.ExpiryPresets {
@@ -68,6 +90,16 @@ func capabilitiesOf(c provider.Capabilities) Capabilities {
 		} else {
 			out.ExpiryPresets = append(out.ExpiryPresets, policy.FormatDuration(d))
 		}
+	}
+	if sup := c.Constraints; len(sup.Targets) > 0 || sup.AllowedIPs {
+		cs := &ConstraintSupport{AllowedIPs: sup.AllowedIPs, IPRanges: sup.IPRanges, AllowedIPsListed: sup.AllowedIPsListed, Note: sup.Note}
+		for _, t := range sup.Targets {
+			cs.Targets = append(cs.Targets, ConstraintTarget{Scope: t.Scope, Resource: t.Resource, Param: t.Param, Integer: t.Integer, Description: t.Description})
+		}
+		for _, o := range sup.Ops {
+			cs.Ops = append(cs.Ops, string(o))
+		}
+		out.Constraints = cs
 	}
 	switch {
 	case !c.Manage:
@@ -254,25 +286,27 @@ func (m *Manager) GetKey(ctx context.Context, providerName, keyID string) (KeyVi
 
 // ValidateResult answers validate_key.
 type ValidateResult struct {
-	Provider  string     `json:"provider"`
-	Valid     bool       `json:"valid"`
-	Status    string     `json:"status,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
-	KeyID     string     `json:"key_id,omitempty"`
-	Name      string     `json:"name,omitempty"`
-	Owner     string     `json:"owner,omitempty"`
-	Scopes    []string   `json:"scopes,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Masked    string     `json:"masked,omitempty"`
-	Whoami    *Whoami    `json:"whoami,omitempty"`
+	Provider    string           `json:"provider"`
+	Valid       bool             `json:"valid"`
+	Status      string           `json:"status,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	KeyID       string           `json:"key_id,omitempty"`
+	Name        string           `json:"name,omitempty"`
+	Owner       string           `json:"owner,omitempty"`
+	Scopes      []string         `json:"scopes,omitempty"`
+	ExpiresAt   *time.Time       `json:"expires_at,omitempty"`
+	Masked      string           `json:"masked,omitempty"`
+	Constraints []ConstraintView `json:"constraints,omitempty"`
+	Whoami      *Whoami          `json:"whoami,omitempty"`
 }
 
 // Whoami is the configured credential's identity.
 type Whoami struct {
-	Account string   `json:"account"`
-	KeyName string   `json:"key_name,omitempty"`
-	Scopes  []string `json:"scopes,omitempty"`
-	Detail  string   `json:"detail,omitempty"`
+	Account     string           `json:"account"`
+	KeyName     string           `json:"key_name,omitempty"`
+	Scopes      []string         `json:"scopes,omitempty"`
+	Detail      string           `json:"detail,omitempty"`
+	Constraints []ConstraintView `json:"constraints,omitempty"`
 }
 
 // MaxKeyLen bounds what validate_key accepts, so a pasted document is refused early.
@@ -296,7 +330,7 @@ func (m *Manager) ValidateKey(ctx context.Context, providerName, key string) (Va
 			return res, err
 		}
 		res.Valid = true
-		res.Whoami = &Whoami{Account: id.Account, KeyName: id.KeyName, Scopes: id.Scopes, Detail: id.Detail}
+		res.Whoami = &Whoami{Account: id.Account, KeyName: id.KeyName, Scopes: id.Scopes, Detail: id.Detail, Constraints: constraintViews(id.Constraints)}
 		return res, nil
 	}
 	if len(key) > MaxKeyLen {
@@ -312,6 +346,7 @@ func (m *Manager) ValidateKey(ctx context.Context, providerName, key string) (Va
 	res.Valid = v.Status == provider.StatusValid
 	res.Status, res.Reason, res.KeyID, res.Name, res.Owner, res.Scopes, res.ExpiresAt, res.Masked =
 		string(v.Status), v.Reason, v.KeyID, v.Name, v.Owner, v.Scopes, v.ExpiresAt, v.Masked
+	res.Constraints = constraintViews(v.Constraints)
 	return res, nil
 }
 
