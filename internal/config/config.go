@@ -100,6 +100,7 @@ type Config struct {
 	SessionIdle    time.Duration `env:"KEYWARD_SESSION_IDLE" envDefault:"30m"`
 	RateLimit      int           `env:"KEYWARD_RATE_LIMIT" envDefault:"600"`
 	MaxBodyBytes   int64         `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
+	MaxConns       int           `env:"KEYWARD_MAX_CONNS" envDefault:"2048"`
 
 	Vast   Platform `envPrefix:"VAST_"`
 	Lyceum Platform `envPrefix:"LYCEUM_"`
@@ -218,6 +219,9 @@ func (c *Config) finish(environ map[string]string) error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("KEYWARD_MAX_BODY=%d is too small; give bytes, at least 1024", c.MaxBodyBytes)
+	}
+	if c.MaxConns < 1 {
+		bad("KEYWARD_MAX_CONNS=%d must be at least 1 (concurrent HTTP connections)", c.MaxConns)
 	}
 	for _, name := range Platforms {
 		p := c.Platform(name)

@@ -54,6 +54,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 1000, c.MaxSessions)
 	assert.Equal(t, 600, c.RateLimit)
 	assert.Equal(t, int64(1<<20), c.MaxBodyBytes)
+	assert.Equal(t, 2048, c.MaxConns)
 	assert.Empty(t, c.Tools)
 	for _, name := range Platforms {
 		assert.Equal(t, Platform{}, c.Platform(name), name)
@@ -182,6 +183,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"KEYWARD_MAX_SESSIONS": "0"}, []string{"KEYWARD_MAX_SESSIONS=0"}},
 		{map[string]string{"KEYWARD_RATE_LIMIT": "0"}, []string{"KEYWARD_RATE_LIMIT=0"}},
 		{map[string]string{"KEYWARD_MAX_BODY": "100"}, []string{"KEYWARD_MAX_BODY=100"}},
+		{map[string]string{"KEYWARD_MAX_CONNS": "0"}, []string{"KEYWARD_MAX_CONNS=0"}},
 		{map[string]string{"VAST_API_URL": "ftp://x"}, []string{`VAST_API_URL="ftp://x"`, "https://"}},
 		{map[string]string{"LYCEUM_API_URL": "api.lyceum.technology"}, []string{"LYCEUM_API_URL"}},
 		{map[string]string{"LIUM_API_URL": "file:///etc/passwd"}, []string{"LIUM_API_URL"}},

@@ -42,8 +42,12 @@ type HTTP struct {
 	maxBody    int64
 	now        func() time.Time
 	mux        *http.ServeMux
+	handler    http.Handler // mux inside the per-request time bounds
 
-	conns           connSet
+	conns *connTable // KEYWARD_MAX_CONNS
+	// Time bounds on a connection (http_conns.go); tests shorten them.
+	headerTimeout, idleTimeout, bodyTimeout, refusedTimeout, writeTimeout time.Duration
+
 	shutdownTimeout time.Duration
 	draining        chan struct{} // closed when shutdown starts
 	drainOnce       sync.Once
@@ -66,6 +70,12 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 	h := &HTTP{
 		app: a, origins: origins, maxBody: cfg.MaxBodyBytes, now: now,
 		sessions:        newSessionTable(cfg.MaxSessions, cfg.SessionIdle, cfg.RateLimit, now),
+		conns:           newConnTable(cfg.MaxConns, a.Log),
+		headerTimeout:   headerReadTimeout,
+		idleTimeout:     idleConnTimeout,
+		bodyTimeout:     bodyReadTimeout,
+		refusedTimeout:  refusedBodyTimeout,
+		writeTimeout:    writeTimeout,
 		shutdownTimeout: ShutdownTimeout,
 		draining:        make(chan struct{}),
 	}
@@ -80,14 +90,14 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 		// audit trail are per session, so clients are steered to the newest
 		// revision that has them (mcp-go clients fall back on their own).
 		server.WithStreamableHTTPProtocolVersions(mcp.LegacyProtocolVersions()...),
-		server.WithHTTPContextFunc(h.contextFor("http")),
+		server.WithHTTPContextFunc(h.contextFor(transportHTTP)),
 		server.WithStreamableHTTPLogger(a.Log),
 	)
 	h.sse = server.NewSSEServer(a.MCP,
 		server.WithSSEEndpoint(PathSSE),
 		server.WithMessageEndpoint(PathMessage),
 		server.WithSessionIDGenerator(h.newSSESession),
-		server.WithSSEContextFunc(h.contextFor("sse")),
+		server.WithSSEContextFunc(h.contextFor(transportSSE)),
 	)
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc(PathMCP, h.serveStreamable)
@@ -98,11 +108,12 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 		writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
 			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", r.URL.Path, PathMCP, PathSSE))
 	})
+	h.handler = h.bounded(h.mux)
 	return h, nil
 }
 
 // ServeHTTP implements http.Handler.
-func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
 // contextFor tags calls with their transport for the audit log, and gives the
 // tool middleware (limitToolCalls) this front.
@@ -147,9 +158,9 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			sid = ""
 		}
 		if sid != "" {
-			s := h.sessions.begin(sid)
-			if s == nil {
-				h.noSession(w, sid)
+			s, err := h.sessions.begin(sid, transportHTTP)
+			if err != nil {
+				h.sessionError(w, sid, transportHTTP, err)
 				return
 			}
 			defer h.sessions.end(s)
@@ -177,15 +188,30 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		st := &openStream{cancel: cancel}
-		if err := h.sessions.attach(sid, st); errors.Is(err, errShuttingDown) {
+		if err := h.sessions.attach(sid, transportHTTP, st); errors.Is(err, errShuttingDown) {
 			h.refuseSession(w, nil, err)
 			return
 		} else if err != nil {
-			h.noSession(w, sid)
+			h.sessionError(w, sid, transportHTTP, err)
 			return
 		}
 		defer h.sessions.detach(sid, st)
 		h.streamable.ServeHTTP(w, r.WithContext(ctx))
+	case http.MethodDelete:
+		// Only a streamable HTTP session of keyward's can be ended here; an
+		// SSE session ends when its stream closes.
+		if sid == "" {
+			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
+				"DELETE ends a session: send it with the Mcp-Session-Id header of the session to end")
+			return
+		}
+		s, err := h.sessions.begin(sid, transportHTTP)
+		if err != nil {
+			h.sessionError(w, sid, transportHTTP, err)
+			return
+		}
+		defer h.sessions.end(s)
+		h.streamable.ServeHTTP(w, r)
 	default:
 		h.streamable.ServeHTTP(w, r)
 	}
@@ -234,7 +260,7 @@ func (h *HTTP) serveSSE(w http.ResponseWriter, r *http.Request) {
 	res.stream = &openStream{cancel: cancel}
 	defer func() {
 		if res.id != "" {
-			h.sessions.remove(res.id)
+			h.sessions.remove(res.id, transportSSE)
 		}
 		h.sessions.release(res)
 	}()
@@ -248,7 +274,7 @@ func (h *HTTP) newSSESession(ctx context.Context, _ *http.Request) (string, erro
 		return "", errors.New("SSE sessions are opened through keyward's handler")
 	}
 	id := newSessionID()
-	h.sessions.claim(res, id, "sse")
+	h.sessions.claim(res, id, transportSSE)
 	return id, nil
 }
 
@@ -264,9 +290,9 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 		h.sse.ServeHTTP(w, r)
 		return
 	}
-	s := h.sessions.begin(sid)
-	if s == nil {
-		h.noSession(w, sid)
+	s, err := h.sessions.begin(sid, transportSSE)
+	if err != nil {
+		h.sessionError(w, sid, transportSSE, err)
 		return
 	}
 	defer h.sessions.end(s)
@@ -338,6 +364,21 @@ func isResponseEvent(p []byte) bool {
 	return json.Unmarshal(bytes.TrimSpace(data), &msg) == nil && msg.Method == nil && len(msg.ID) > 0
 }
 
+// sessionError answers a request naming a session that transport cannot use.
+func (h *HTTP) sessionError(w http.ResponseWriter, sid, transport string, err error) {
+	if !errors.Is(err, errOtherTransport) {
+		h.noSession(w, sid)
+		return
+	}
+	// A session belongs to the transport that opened it: that is where it
+	// was initialized, and where its client's name is known.
+	msg := fmt.Sprintf("session %q was opened on the SSE transport (GET %s) and can only be used there, by posting to the endpoint its stream named; to use streamable HTTP, send initialize to %s and use the Mcp-Session-Id it returns", sid, PathSSE, PathMCP)
+	if transport == transportSSE {
+		msg = fmt.Sprintf("session %q was opened on streamable HTTP (%s) and can only be used there, with the Mcp-Session-Id header; to use SSE, open GET %s and post to the endpoint it names", sid, PathMCP, PathSSE)
+	}
+	writeRPCError(w, http.StatusNotFound, nil, codeBadRequest, msg)
+}
+
 func (h *HTTP) noSession(w http.ResponseWriter, sid string) {
 	// 404 is what the streamable HTTP spec prescribes: the client starts a new session.
 	writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
@@ -361,7 +402,7 @@ func (h *HTTP) Sweep() int {
 		for _, st := range s.streams {
 			st.cancel()
 		}
-		if s.transport == "http" {
+		if s.transport == transportHTTP {
 			// mcp-go keeps per-session state (client info, log level) until the
 			// session is deleted; this is the DELETE the client never sent.
 			req, _ := http.NewRequest(http.MethodDelete, PathMCP, nil)
@@ -417,19 +458,28 @@ func (h *HTTP) Serve(ctx context.Context, ln net.Listener) error {
 	case len(cfg.HTTPToken) < 16:
 		logger.Warn("KEYWARD_HTTP_TOKEN is shorter than 16 characters; use a long random value such as the output of `openssl rand -hex 32`")
 	}
+	maxConns, lowered := connCap(cfg.MaxConns, fdLimit())
+	if lowered {
+		logger.Warn("KEYWARD_MAX_CONNS is more than this process's open-file limit leaves room for; serving fewer connections. Raise the limit (ulimit -n) or lower KEYWARD_MAX_CONNS",
+			"KEYWARD_MAX_CONNS", cfg.MaxConns, "open_file_limit", fdLimit(), "max_conns", maxConns)
+		h.conns.setMax(maxConns)
+	}
 	srv := &http.Server{
 		Handler: h,
-		// No read or write timeout: SSE streams stay open for as long as the session.
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		// No server-wide read or write timeout: SSE streams stay open for as
+		// long as the session. Bodies and each write are bounded per request
+		// instead (bounded, http_conns.go).
+		ReadHeaderTimeout: h.headerTimeout,
+		IdleTimeout:       h.idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(slogWriter{logger}, "", 0),
 		ConnState:         h.conns.track,
+		ConnContext:       connContext,
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(h.conns.listener(ln)) }()
 	base := "http://" + ln.Addr().String()
-	logger.Info("keyward serving HTTP", "addr", ln.Addr().String(), "streamable_http", base+PathMCP, "sse", base+PathSSE, "health", base+PathHealth, "auth", cfg.HTTPToken != "")
+	logger.Info("keyward serving HTTP", "addr", ln.Addr().String(), "streamable_http", base+PathMCP, "sse", base+PathSSE, "health", base+PathHealth, "auth", cfg.HTTPToken != "", "max_conns", maxConns)
 
 	sweepDone := make(chan struct{})
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -477,8 +527,9 @@ func (h *HTTP) shutdown(srv *http.Server, served <-chan error) error {
 	h.sse.CloseSessions()
 	h.streamable.CloseSessions(ctx)
 	// http.Server.Shutdown leaves a connection that never sent a request
-	// alone for 5 s; nothing is lost by closing those now.
-	h.conns.closeNew()
+	// alone for 5 s, and waits for a refused request's body; nothing is lost
+	// by closing those now.
+	h.conns.closeUnauthorized()
 
 	err := <-stopped
 	<-served
@@ -498,30 +549,3 @@ type discard struct{}
 func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (discard) WriteHeader(int)             {}
-
-// connSet knows the connections that have not sent a request yet.
-type connSet struct {
-	mu    sync.Mutex
-	fresh map[net.Conn]struct{}
-}
-
-func (c *connSet) track(conn net.Conn, state http.ConnState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if state == http.StateNew {
-		if c.fresh == nil {
-			c.fresh = map[net.Conn]struct{}{}
-		}
-		c.fresh[conn] = struct{}{}
-	} else {
-		delete(c.fresh, conn)
-	}
-}
-
-func (c *connSet) closeNew() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for conn := range c.fresh {
-		conn.Close()
-	}
-}

@@ -13,11 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"time"
 )
-
-// bodyReadTimeout bounds how long a client may take to send one message.
-const bodyReadTimeout = 30 * time.Second
 
 // checkBind refuses to serve a non-loopback address without a bearer token:
 // anyone who can reach such an address could otherwise manage the keys.
@@ -144,7 +140,16 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		writeRPCError(w, http.StatusUnauthorized, nil, codeUnauthorized, msg)
 		return nil, false
 	}
+	// This connection belongs to a client with the token: it keeps its slot
+	// when KEYWARD_MAX_CONNS is reached.
+	h.conns.prove(r)
 	if r.Method != http.MethodPost {
+		if r.ContentLength != 0 {
+			// Nothing reads such a body, so it would only hold the connection.
+			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
+				fmt.Sprintf("a %s request to %s carries no body; send MCP messages with POST", r.Method, r.URL.Path))
+			return nil, false
+		}
 		return nil, true
 	}
 	tooBig := func() ([]byte, bool) {
@@ -159,16 +164,16 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
-	// A body that trickles in must not hold a connection forever; the
-	// deadline is lifted again because the response may be a long stream.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	// The body has h.bodyTimeout to arrive (bounded, http_conns.go).
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
-	_ = rc.SetReadDeadline(time.Time{})
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		return tooBig()
+	case isTimeout(err):
+		writeRPCError(w, http.StatusRequestTimeout, nil, codeBadRequest,
+			fmt.Sprintf("request timeout: the request body did not arrive within %s; send each message whole, at once", h.bodyTimeout))
+		return nil, false
 	case err != nil:
 		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
 		return nil, false

@@ -50,6 +50,13 @@ type testServer struct {
 // secrets and a bearer token; env overrides or adds settings ("" unsets the token).
 func startHTTP(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
+	return startHTTPWith(t, env, nil, nil)
+}
+
+// startHTTPWith is startHTTP with tune applied to the front before it serves
+// (shorter time bounds) and the listener wrapped by wrap; either may be nil.
+func startHTTPWith(t testing.TB, env map[string]string, tune func(*HTTP), wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	vars := map[string]string{
 		"KEYWARD_DB":         filepath.Join(t.TempDir(), "keyward.db"),
 		"KEYWARD_REVEAL":     "inline",
@@ -70,8 +77,15 @@ func startHTTP(t testing.TB, env map[string]string) *testServer {
 	clk := testutil.NewClock(time.Now())
 	h, err := newHTTP(app, clk.Now)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if tune != nil {
+		tune(h)
+	}
+	var ln net.Listener
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{t: t, app: app, h: h, url: "http://" + ln.Addr().String(), token: cfg.HTTPToken, clock: clk, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	ts.http = &http.Client{Transport: bearer{token: ts.token, next: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}}}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/keyward/keyward/tools"
 )
 
 // sessionTable is the one list of HTTP sessions across both transports. It
@@ -57,8 +59,16 @@ type reservation struct {
 }
 
 var (
-	errSessionsFull = errors.New("sessions full")
-	errShuttingDown = errors.New("shutting down")
+	errSessionsFull   = errors.New("sessions full")
+	errShuttingDown   = errors.New("shutting down")
+	errNoSession      = errors.New("no such session")
+	errOtherTransport = errors.New("the session belongs to the other transport")
+)
+
+// Transports, as sessions and audit records name them.
+const (
+	transportHTTP = "http" // streamable HTTP, /mcp
+	transportSSE  = "sse"  // legacy SSE, /sse and /message
 )
 
 func newSessionTable(max int, idle time.Duration, rate int, now func() time.Time) *sessionTable {
@@ -108,17 +118,31 @@ func (t *sessionTable) release(res *reservation) {
 	}
 }
 
-// begin marks a request on session id as started; nil means no such session.
-func (t *sessionTable) begin(id string) *httpSession {
+// lookupLocked finds session id on transport; a session of the other
+// transport is refused, and left as it was.
+func (t *sessionTable) lookupLocked(id, transport string) (*httpSession, error) {
+	s := t.byID[id]
+	switch {
+	case s == nil:
+		return nil, errNoSession
+	case s.transport != transport:
+		return nil, errOtherTransport
+	}
+	return s, nil
+}
+
+// begin marks a request on session id, made over transport, as started.
+func (t *sessionTable) begin(id, transport string) (*httpSession, error) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.byID[id]
-	if s != nil {
-		s.busy++
-		s.lastUsed = now
+	s, err := t.lookupLocked(id, transport)
+	if err != nil {
+		return nil, err
 	}
-	return s
+	s.busy++
+	s.lastUsed = now
+	return s, nil
 }
 
 // end marks a request begun with begin as finished.
@@ -172,18 +196,17 @@ func (t *sessionTable) awaitAnswers(ctx context.Context) {
 	}
 }
 
-var errNoSession = errors.New("no such session")
-
-// attach ties a long-lived stream to session id, so it ends with the session.
-func (t *sessionTable) attach(id string, st *openStream) error {
+// attach ties a long-lived stream to session id (of transport), so it ends
+// with the session.
+func (t *sessionTable) attach(id, transport string, st *openStream) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return errShuttingDown
 	}
-	s := t.byID[id]
-	if s == nil {
-		return errNoSession
+	s, err := t.lookupLocked(id, transport)
+	if err != nil {
+		return err
 	}
 	s.streams = append(s.streams, st)
 	return nil
@@ -202,13 +225,16 @@ func (t *sessionTable) detach(id string, st *openStream) {
 	}
 }
 
-// remove ends session id and closes its streams; it reports whether it existed.
-func (t *sessionTable) remove(id string) bool {
+// remove ends session id of transport and closes its streams; it reports
+// whether it existed. A session of the other transport is left alone.
+func (t *sessionTable) remove(id, transport string) bool {
 	t.mu.Lock()
-	s := t.byID[id]
-	delete(t.byID, id)
+	s, err := t.lookupLocked(id, transport)
+	if err == nil {
+		delete(t.byID, id)
+	}
 	t.mu.Unlock()
-	if s == nil {
+	if err != nil {
 		return false
 	}
 	for _, st := range s.streams {
@@ -282,19 +308,20 @@ func (t *sessionTable) allow(id string) (bool, time.Duration) {
 // sessionless, so it cannot slip past the session cap.
 func (t *sessionTable) Generate() string { return "" }
 
-// Validate refuses session ids keyward did not issue or has already closed.
+// Validate refuses session ids keyward did not issue, has already closed, or
+// issued to an SSE client: this manager is streamable HTTP's.
 func (t *sessionTable) Validate(id string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.byID[id] == nil {
-		return false, fmt.Errorf("unknown or expired session %q", id)
+	if _, err := t.lookupLocked(id, transportHTTP); err != nil {
+		return false, fmt.Errorf("unknown or expired streamable HTTP session %q", id)
 	}
 	return false, nil
 }
 
-// Terminate ends a session (the client's DELETE, or shutdown).
+// Terminate ends a streamable HTTP session (the client's DELETE, or shutdown).
 func (t *sessionTable) Terminate(id string) (bool, error) {
-	t.remove(id)
+	t.remove(id, transportHTTP)
 	return false, nil
 }
 
@@ -319,7 +346,7 @@ type claimingManager struct {
 
 func (m claimingManager) Generate() string {
 	id := newSessionID()
-	m.t.claim(m.res, id, "http")
+	m.t.claim(m.res, id, transportHTTP)
 	return id
 }
 
@@ -330,24 +357,37 @@ func (m claimingManager) Terminate(id string) (bool, error) { return m.t.Termina
 type frontKey struct{}
 
 // limitToolCalls is the tool middleware for HTTP sessions: it counts calls in
-// flight (shutdown waits for them) and applies the per-session rate limit,
-// keyed on the session id mcp-go put in ctx. Calls that did not come over
-// HTTP (stdio, in-process) pass straight through.
+// flight (shutdown waits for them), lets only sessions that finished the MCP
+// handshake call tools, and applies the per-session rate limit, keyed on the
+// session id mcp-go put in ctx. Every call it refuses is audited as refused,
+// with the caller's identity. Calls that did not come over HTTP (stdio,
+// in-process) pass straight through.
 func limitToolCalls(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		h, _ := ctx.Value(frontKey{}).(*HTTP)
 		if h == nil {
 			return next(ctx, req)
 		}
+		refuse := func(reason string) (*mcp.CallToolResult, error) {
+			tools.AuditRefused(ctx, h.app.Manager, req, reason)
+			return mcp.NewToolResultError(reason), nil
+		}
 		if !h.calls.begin() {
-			return mcp.NewToolResultError("keyward is shutting down, so this call was not made; retry once it is back"), nil
+			return refuse("keyward is shutting down, so this call was not made; retry once it is back")
 		}
 		defer h.calls.end()
-		if s := server.ClientSessionFromContext(ctx); s != nil {
-			if ok, wait := h.sessions.allow(s.SessionID()); !ok {
-				secs := max(1, int((wait+time.Second-1)/time.Second))
-				return mcp.NewToolResultError(fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs)), nil
-			}
+		s := server.ClientSessionFromContext(ctx)
+		// mcp-go runs tools/call on a session that was never initialized (an
+		// SSE stream just opened, a session mcp-go has not registered yet),
+		// with no client identity for the audit log; keyward does not. A
+		// 2026-07-28 request has no handshake: it declares itself, and mcp-go
+		// marks its session initialized as it does.
+		if s == nil || !s.Initialized() {
+			return refuse("this session has not been initialized, so the call was not made: send initialize on the transport that opened the session and wait for its answer before calling tools")
+		}
+		if ok, wait := h.sessions.allow(s.SessionID()); !ok {
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			return refuse(fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs))
 		}
 		return next(ctx, req)
 	}

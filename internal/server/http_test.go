@@ -444,13 +444,25 @@ func TestHTTPShutdownFinishesCallsInFlight(t *testing.T) {
 	recs, err := app.Manager.AuditLog(context.Background(), manager.AuditArgs{Limit: 100})
 	require.NoError(t, err)
 	var audited []string
+	var refused []audit.Record
 	for _, r := range recs.Records {
+		if r.Outcome == audit.OutcomeRefused {
+			refused = append(refused, r)
+			continue
+		}
 		assert.Equal(t, "create_key", r.Tool)
 		assert.Equal(t, "ok", r.Outcome)
 		assert.NotEmpty(t, r.SessionID)
 		audited = append(audited, r.KeyID)
 	}
 	assert.ElementsMatch(t, created, audited)
+	// The call refused during shutdown is on record too, with who made it.
+	require.Len(t, refused, 1)
+	assert.Equal(t, "list_providers", refused[0].Tool)
+	assert.Contains(t, refused[0].Error, "shutting down")
+	assert.Equal(t, fmt.Sprintf("http-%d", perTransport-1), refused[0].ClientName)
+	assert.Equal(t, sessionID(streamableClient), refused[0].SessionID)
+	assert.Equal(t, "http", refused[0].Transport)
 }
 
 // 200 sessions at once, each creating, validating and revoking a key.

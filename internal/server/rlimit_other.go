@@ -1,0 +1,7 @@
+//go:build !unix
+
+package server
+
+// fdLimit: no open-file limit to read on this system, so KEYWARD_MAX_CONNS
+// applies as set.
+func fdLimit() uint64 { return 0 }
