@@ -63,7 +63,7 @@ func Carry(prov provider.Provider, listed provider.Key, recorded Narrowing, newS
 		ips = restatedIPs
 	case restatedIPs != nil && known:
 		ips = restatedIPs // the key works from anywhere: any list narrows it
-	case restatedIPs != nil && len(restatedIPs) > 0:
+	case len(restatedIPs) > 0:
 		ips = restatedIPs
 	case !known:
 		return nil, nil, &Refusal{Reason: fmt.Sprintf("%s does not show a key's IP allow-list and keyward did not create this key, so a replacement could work from addresses the old key did not; pass allowed_ips with the addresses the replacement may work from", prov.Title())}
