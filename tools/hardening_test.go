@@ -298,3 +298,39 @@ func TestEveryToolEnforcesItsSchema(t *testing.T) {
 		assert.Contains(t, msg, `unknown argument "bogus_argument"`, tl.Name)
 	}
 }
+
+// A secret passed where an id, a name or a filter belongs is refused before
+// anything happens, and is neither echoed, logged nor stored.
+func TestSecretsWhereIDsBelongAreNotRecorded(t *testing.T) {
+	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
+	k := h.ok("create_key", map[string]any{"name": "victim"})
+	sec := k["secret"].(string)
+	vast := strings.Repeat("0123456789abcdef", 4) // a Vast.ai key's shape
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyMTIzIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2ln"
+	h.secrets = append(h.secrets, vast, jwt)
+	for _, s := range []string{sec, vast, jwt, "Bearer " + jwt} {
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"revoke_key", map[string]any{"key_id": s}},
+			{"get_key", map[string]any{"key_id": s}},
+			{"update_key", map[string]any{"key_id": s, "name": "x"}},
+			{"rotate_key", map[string]any{"key_id": s}},
+			{"set_key_active", map[string]any{"key_id": s, "active": false}},
+			{"reissue_key", map[string]any{"key_id": s}},
+			{"create_key", map[string]any{"name": "for " + s}},
+			{"list_keys", map[string]any{"name": s}},
+			{"audit_log", map[string]any{"key_id": s}},
+		} {
+			res := h.call(c.tool, c.args)
+			require.True(t, res.IsError, "%s with a secret must be refused", c.tool)
+			assert.NotContains(t, text(res), s, c.tool)
+			assert.NotContains(t, text(res), strings.TrimPrefix(s, "Bearer ")[:20], "%s echoes no part of it", c.tool)
+		}
+	}
+	assert.True(t, h.valid("local", sec), "nothing was revoked")
+	recs := h.ok("audit_log", map[string]any{"limit": 500})["records"].([]any)
+	assert.NotEmpty(t, recs, "the refusals are audited (masked)")
+	// scanForLeaks (cleanup) checks logs, audit log and state file for every secret.
+}

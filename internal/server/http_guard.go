@@ -13,6 +13,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/keyward/keyward/internal/sanitize"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // checkBind refuses to serve a non-loopback address without a bearer token:
@@ -126,7 +129,7 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 			allowed = "it is not listed in KEYWARD_ALLOWED_ORIGINS"
 		}
 		writeRPCError(w, http.StatusForbidden, nil, codeForbidden,
-			fmt.Sprintf("forbidden: requests from origin %q are refused because %s; the operator can add the origin to KEYWARD_ALLOWED_ORIGINS", origin, allowed))
+			fmt.Sprintf("forbidden: requests from origin %q are refused because %s; the operator can add the origin to KEYWARD_ALLOWED_ORIGINS", sanitize.Echo(origin, 200), allowed))
 		return nil, false
 	}
 	if ok, presented := h.authorized(r); !ok {
@@ -178,6 +181,10 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
 		return nil, false
 	}
+	if msg := checkHead(buf.Bytes()); msg != "" {
+		writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest, msg)
+		return nil, false
+	}
 	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
 	return buf.Bytes(), true
 }
@@ -195,6 +202,42 @@ const (
 
 // writeRPCError answers with a JSON-RPC error, which MCP clients show as is
 // and people can read.
+// maxName bounds a JSON-RPC id, method or tool name: mcp-go repeats them in
+// its answers (an unknown method or tool is named in the error), so a long
+// one would be echoed whole and a secret pasted there sent back.
+const maxName = 128
+
+// checkHead refuses a message whose id, method or tool name is too long or
+// holds what looks like a secret, before mcp-go repeats it; "" when it is fine.
+func checkHead(body []byte) string {
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method json.RawMessage `json:"method"`
+		Params struct {
+			Name json.RawMessage `json:"name"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return "" // not one JSON object: mcp-go answers it
+	}
+	for _, f := range []struct {
+		what string
+		raw  json.RawMessage
+	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", m.Params.Name}} {
+		var s string
+		if json.Unmarshal(f.raw, &s) != nil {
+			continue
+		}
+		if len(s) > maxName {
+			return fmt.Sprintf("%s is %d bytes long; keyward accepts at most %d (method and tool names are short, e.g. tools/call and list_keys)", f.what, len(s), maxName)
+		}
+		if secret.Contains(s) {
+			return f.what + " holds what looks like a secret, so the message was refused and is not repeated"
+		}
+	}
+	return ""
+}
+
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
 	if len(id) == 0 {
 		id = json.RawMessage("null")

@@ -581,3 +581,34 @@ func TestRateLimitBucket(t *testing.T) {
 	ok, _ = tbl.allow("unknown")
 	assert.True(t, ok, "only sessions keyward tracks are limited")
 }
+
+// mcp-go names an unknown method or tool in its error, so a long or secret
+// one is refused at the door instead of being sent back.
+func TestHTTPLongOrSecretNamesAreNotEchoed(t *testing.T) {
+	ts := startHTTP(t, nil)
+	c := ts.connect(t, "http", "names")
+	sse := ts.connect(t, "sse", "names-sse")
+	secretKey := "kw_" + strings.Repeat("A", 43)
+	// A well-formed keyward key: its checksum must match for the scanner.
+	k := ts.ok(t, c, "create_key", map[string]any{"name": "s"})
+	if s, ok := k["secret"].(string); ok {
+		secretKey = s
+	}
+	for _, body := range []string{
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q}`, strings.Repeat("M", 100000)),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":%q,"arguments":{}}}`, strings.Repeat("T", 100000)),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":%q,"method":"tools/list"}`, strings.Repeat("I", 100000)),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":%q,"arguments":{}}}`, secretKey),
+	} {
+		for _, target := range []struct{ path, sid string }{{PathMCP, sessionID(c)}, {PathMessage + "?sessionId=" + sessionID(sse), ""}} {
+			hdr := map[string]string{"Authorization": "Bearer " + testToken}
+			if target.sid != "" {
+				hdr[hdrSession] = target.sid
+			}
+			status, _, out := ts.raw(t, http.MethodPost, target.path, body, hdr)
+			assert.Equal(t, http.StatusBadRequest, status)
+			assert.Less(t, len(out), 500, "the answer is short")
+			assert.NotContains(t, string(out), secretKey)
+		}
+	}
+}
