@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/version"
@@ -41,7 +42,7 @@ Settings come from the environment; the main ones:
   KEYWARD_SECRETS_DIR     where new secrets are written (default: secrets/ beside the state file)
   KEYWARD_REVEAL          file | inline | elicit (default file)
   KEYWARD_LOG_LEVEL       debug | info | warn | error (default info; logs go to stderr)
-  VAST_API_KEY, LYCEUM_API_KEY, LIUM_API_KEY, LURUS_API_KEY   enable those platforms
+%s
 The README lists every setting with its default.
 `
 
@@ -123,7 +124,16 @@ func printUsage(w io.Writer) {
 	if dir, err := config.DataDir(); err == nil {
 		db = dir + "/keyward.db"
 	}
-	fmt.Fprintf(w, usage, strings.Join(tools.Names(), ", "), db)
+	var plats strings.Builder
+	for _, p := range platforms.All() {
+		for _, v := range p.Vars() {
+			if v.Name == p.URLVar() {
+				continue // an override for tests and staging; the README has it
+			}
+			fmt.Fprintf(&plats, "  %-23s %s\n", v.Name, v.Meaning)
+		}
+	}
+	fmt.Fprintf(w, usage, strings.Join(tools.Names(), ", "), db, strings.TrimRight(plats.String(), "\n"))
 }
 
 func runAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv []string, stdout, stderr io.Writer) int {

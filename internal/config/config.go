@@ -19,51 +19,15 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// Platforms are the remote providers keyward knows, in display order.
-var Platforms = []string{"vast", "lyceum", "lium", "lurus"}
-
-// Platform is one remote platform's credential and base URL.
-type Platform struct {
-	APIKey string `env:"API_KEY"`
-	APIURL string `env:"API_URL"`
-	// SessionToken is a browser session for platforms whose API keys cannot
-	// manage keys; only Lium has one (LIUM_SESSION_TOKEN, Config.LiumSession).
-	SessionToken string `env:"-"`
-	// Org is an organisation whose keys keyward also manages, as a provider
-	// of its own; only Lyceum has them (LYCEUM_ORG, Config.LyceumOrg: lyceum-org).
-	Org string `env:"-"`
-}
-
-// PerProvider holds one list per provider, e.g. KEYWARD_DEFAULT_SCOPES_VAST.
-type PerProvider struct {
-	Local  []string `env:"LOCAL"`
-	Vast   []string `env:"VAST"`
-	Lyceum []string `env:"LYCEUM"`
-	Lium   []string `env:"LIUM"`
-	Lurus  []string `env:"LURUS"`
-}
-
-// each visits the lists by provider name, local first.
-func (p *PerProvider) each(f func(provider string, list *[]string)) {
-	f("local", &p.Local)
-	f("vast", &p.Vast)
-	f("lyceum", &p.Lyceum)
-	f("lium", &p.Lium)
-	f("lurus", &p.Lurus)
-}
-
-// Map keys the lists by provider name, leaving out unset ones.
-func (p PerProvider) Map() map[string][]string {
-	out := map[string][]string{}
-	p.each(func(name string, list *[]string) {
-		if v := trimAll(*list); len(v) > 0 {
-			out[name] = v
-		}
-	})
-	return out
+// PlatformSettings are one remote platform's variables (see package platforms).
+type PlatformSettings struct {
+	APIKey string
+	APIURL string
+	Extra  map[string]string // the platform's other variables, by name (LIUM_SESSION_TOKEN, LYCEUM_ORG)
 }
 
 // Config is every setting. Durations take keyward's units (30d, 1y), like
@@ -82,8 +46,10 @@ type Config struct {
 	MaxTTL          time.Duration `env:"KEYWARD_MAX_TTL" envDefault:"90d"`
 	AllowNoExpiry   bool          `env:"KEYWARD_ALLOW_NO_EXPIRY" envDefault:"false"`
 	AllowFullAccess bool          `env:"KEYWARD_ALLOW_FULL_ACCESS" envDefault:"false"`
-	DefaultScopes   PerProvider   `envPrefix:"KEYWARD_DEFAULT_SCOPES_"`
-	AllowedScopes   PerProvider   `envPrefix:"KEYWARD_ALLOWED_SCOPES_"`
+	// KEYWARD_DEFAULT_SCOPES_<P> and KEYWARD_ALLOWED_SCOPES_<P>, by provider
+	// name; read in LoadFrom for every provider keyward knows.
+	DefaultScopes map[string][]string `env:"-"`
+	AllowedScopes map[string][]string `env:"-"`
 
 	ReadOnly        bool               `env:"KEYWARD_READ_ONLY" envDefault:"false"`
 	Tools           []string           `env:"KEYWARD_TOOLS"`
@@ -102,13 +68,8 @@ type Config struct {
 	MaxBodyBytes   int64         `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
 	MaxConns       int           `env:"KEYWARD_MAX_CONNS" envDefault:"2048"`
 
-	Vast   Platform `envPrefix:"VAST_"`
-	Lyceum Platform `envPrefix:"LYCEUM_"`
-	Lium   Platform `envPrefix:"LIUM_"`
-	Lurus  Platform `envPrefix:"LURUS_"`
-
-	LiumSession string `env:"LIUM_SESSION_TOKEN"`
-	LyceumOrg   string `env:"LYCEUM_ORG"`
+	// Each registered platform's variables, by platform name.
+	platforms map[string]PlatformSettings
 
 	// Parsed forms.
 	RevealMode secret.Mode `env:"-"`
@@ -134,6 +95,7 @@ func LoadFrom(environ map[string]string) (*Config, error) {
 	}
 	var c Config
 	parseErr := nameVariables(env.ParseWithOptions(&c, env.Options{Environment: environ, FuncMap: parsers()}))
+	c.readPlatforms(environ)
 	vars := checkVariables(environ)
 	c.warnings = vars.warnings
 	return &c, errors.Join(parseErr, errors.Join(vars.errs...), c.finish(environ))
@@ -143,43 +105,61 @@ func LoadFrom(environ map[string]string) (*Config, error) {
 // caller logs them.
 func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
 
-// Credentials are every secret the operator configured (platform keys, the
-// Lium session, the HTTP token): no message keyward writes may show them.
+// Credentials are every secret the operator configured (platform keys,
+// sessions, the HTTP token): no message keyward writes may show them.
 func (c *Config) Credentials() []string {
-	var out []string
-	for _, v := range []string{c.Vast.APIKey, c.Lyceum.APIKey, c.Lium.APIKey, c.Lurus.APIKey, c.LiumSession, c.HTTPToken} {
+	out := []string{}
+	add := func(v string) {
 		if v = strings.TrimSpace(v); v != "" {
 			out = append(out, v)
 		}
 	}
+	for _, p := range platforms.All() {
+		ps := c.Platform(p.Name)
+		add(ps.APIKey)
+		for _, v := range p.Extra {
+			if v.Secret {
+				add(ps.Extra[v.Name])
+			}
+		}
+	}
+	add(c.HTTPToken)
 	return out
 }
 
 // Platform returns the settings of a remote platform by name.
-func (c *Config) Platform(name string) Platform {
-	switch name {
-	case "vast":
-		return c.Vast
-	case "lyceum":
-		p := c.Lyceum
-		p.Org = c.LyceumOrg
-		return p
-	case "lium":
-		p := c.Lium
-		p.SessionToken = c.LiumSession
-		return p
-	case "lurus":
-		return c.Lurus
+func (c *Config) Platform(name string) PlatformSettings { return c.platforms[name] }
+
+// readPlatforms reads every registered platform's variables, and the
+// per-provider scope lists of every provider keyward knows.
+func (c *Config) readPlatforms(environ map[string]string) {
+	c.platforms = map[string]PlatformSettings{}
+	for _, p := range platforms.All() {
+		ps := PlatformSettings{APIKey: strings.TrimSpace(environ[p.KeyVar()]), APIURL: strings.TrimSpace(environ[p.URLVar()]), Extra: map[string]string{}}
+		for _, v := range p.Extra {
+			ps.Extra[v.Name] = strings.TrimSpace(environ[v.Name])
+		}
+		c.platforms[p.Name] = ps
 	}
-	return Platform{}
+	c.DefaultScopes, c.AllowedScopes = map[string][]string{}, map[string][]string{}
+	for _, name := range providerNames() {
+		for prefix, into := range map[string]map[string][]string{defaultScopesPrefix: c.DefaultScopes, allowedScopesPrefix: c.AllowedScopes} {
+			if raw, ok := environ[prefix+policy.EnvName(name)]; ok && raw != "" {
+				into[name] = trimAll(strings.Split(raw, ","))
+			}
+		}
+	}
 }
+
+// providerNames are every provider keyward knows: local, then each platform's.
+func providerNames() []string { return append([]string{"local"}, platforms.ProviderNames()...) }
 
 // Policy is the policy the settings describe.
 func (c *Config) Policy() *policy.Policy {
 	return policy.New(policy.Rules{
 		DefaultTTL: c.DefaultTTL, MaxTTL: c.MaxTTL,
 		AllowNoExpiry: c.AllowNoExpiry, AllowFullAccess: c.AllowFullAccess,
-		DefaultScopes: c.DefaultScopes.Map(), AllowedScopes: c.AllowedScopes.Map(),
+		DefaultScopes: nonEmpty(c.DefaultScopes), AllowedScopes: nonEmpty(c.AllowedScopes),
 	})
 }
 
@@ -223,10 +203,9 @@ func (c *Config) finish(environ map[string]string) error {
 	if c.MaxConns < 1 {
 		bad("KEYWARD_MAX_CONNS=%d must be at least 1 (concurrent HTTP connections)", c.MaxConns)
 	}
-	for _, name := range Platforms {
-		p := c.Platform(name)
-		if p.APIURL != "" && !strings.HasPrefix(p.APIURL, "https://") && !strings.HasPrefix(p.APIURL, "http://") {
-			bad("%s_API_URL=%q must start with https:// (or http:// for a local test server)", strings.ToUpper(name), p.APIURL)
+	for _, p := range platforms.All() {
+		if u := c.Platform(p.Name).APIURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			bad("%s=%q must start with https:// (or http:// for a local test server)", p.URLVar(), u)
 		}
 	}
 	c.warnIdleScopeSettings()
@@ -260,14 +239,16 @@ func (c *Config) checkLists(environ map[string]string) []error {
 		{"KEYWARD_LOCAL_SCOPES", &c.LocalScopes, "names no scope; list the local authority's scopes separated by commas, or unset it for the default read,write"},
 		{"KEYWARD_ALLOWED_ORIGINS", &c.AllowedOrigins, "names no origin; list origins such as https://agents.example.com separated by commas, or unset it to accept loopback origins"},
 	}
-	c.DefaultScopes.each(func(p string, items *[]string) {
-		lists = append(lists, list{defaultScopesPrefix + policy.EnvName(p), items,
-			"names no scope; list the scopes a key created without scopes gets (at least one scope), or unset it for the provider's minimal read-only default"})
-	})
-	c.AllowedScopes.each(func(p string, items *[]string) {
-		lists = append(lists, list{allowedScopesPrefix + policy.EnvName(p), items,
-			"names no scope; list the scopes agents may grant, or unset it for the default ceiling (to stop agents creating keys, set KEYWARD_READ_ONLY=true or leave create_key out of KEYWARD_TOOLS)"})
-	})
+	for _, name := range providerNames() {
+		if items, ok := c.DefaultScopes[name]; ok {
+			lists = append(lists, list{defaultScopesPrefix + policy.EnvName(name), &items,
+				"names no scope; list the scopes a key created without scopes gets (at least one scope), or unset it for the provider's minimal read-only default"})
+		}
+		if items, ok := c.AllowedScopes[name]; ok {
+			lists = append(lists, list{allowedScopesPrefix + policy.EnvName(name), &items,
+				"names no scope; list the scopes agents may grant, or unset it for the default ceiling (to stop agents creating keys, set KEYWARD_READ_ONLY=true or leave create_key out of KEYWARD_TOOLS)"})
+		}
+	}
 	var errs []error
 	for _, l := range lists {
 		raw, set := environ[l.name]
@@ -295,12 +276,13 @@ func (c *Config) warnIdleScopeSettings() {
 	for _, set := range []struct {
 		prefix string
 		lists  map[string][]string
-	}{{defaultScopesPrefix, c.DefaultScopes.Map()}, {allowedScopesPrefix, c.AllowedScopes.Map()}} {
-		for _, name := range Platforms {
-			if _, ok := set.lists[name]; ok && c.Platform(name).APIKey == "" {
-				key := policy.EnvName(name) + "_API_KEY"
-				c.warnings = append(c.warnings, fmt.Sprintf("%s%s is set but %s is not: the setting has no effect until %s is set",
-					set.prefix, policy.EnvName(name), key, key))
+	}{{defaultScopesPrefix, nonEmpty(c.DefaultScopes)}, {allowedScopesPrefix, nonEmpty(c.AllowedScopes)}} {
+		for _, p := range platforms.All() {
+			for _, name := range p.Providers {
+				if _, ok := set.lists[name]; ok && c.Platform(p.Name).APIKey == "" {
+					c.warnings = append(c.warnings, fmt.Sprintf("%s%s is set but %s is not: the setting has no effect until %s is set",
+						set.prefix, policy.EnvName(name), p.KeyVar(), p.KeyVar()))
+				}
 			}
 		}
 	}
@@ -404,6 +386,17 @@ func DataDir() (string, error) {
 		return "", err
 	}
 	return filepath.Join(home, ".local", "share", "keyward"), nil
+}
+
+// nonEmpty leaves out lists that name nothing.
+func nonEmpty(in map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for name, v := range in {
+		if v = trimAll(v); len(v) > 0 {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 func trimAll(in []string) []string {

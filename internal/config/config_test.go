@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -56,8 +57,10 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, int64(1<<20), c.MaxBodyBytes)
 	assert.Equal(t, 2048, c.MaxConns)
 	assert.Empty(t, c.Tools)
-	for _, name := range Platforms {
-		assert.Equal(t, Platform{}, c.Platform(name), name)
+	for _, p := range platforms.All() {
+		ps := c.Platform(p.Name)
+		assert.Empty(t, ps.APIKey, p.Name)
+		assert.Empty(t, ps.APIURL, p.Name)
 	}
 
 	r := c.Policy().Rules()
@@ -131,10 +134,12 @@ func TestParsedValues(t *testing.T) {
 	assert.Equal(t, 90*time.Second, c.ReapInterval)
 	assert.Equal(t, time.Minute, c.ProviderTimeout)
 	assert.Equal(t, 36*time.Hour, c.SessionIdle)
-	assert.Equal(t, Platform{APIKey: "vk", APIURL: "http://127.0.0.1:9999/api/v0"}, c.Platform("vast"))
+	assert.Equal(t, "vk", c.Platform("vast").APIKey)
+	assert.Equal(t, "http://127.0.0.1:9999/api/v0", c.Platform("vast").APIURL)
 	assert.Equal(t, "https://staging.lurus.example", c.Platform("lurus").APIURL)
-	assert.Equal(t, "sess", c.Platform("lium").SessionToken)
-	assert.Equal(t, Platform{}, c.Platform("nope"))
+	assert.Equal(t, "sess", c.Platform("lium").Extra["LIUM_SESSION_TOKEN"])
+	assert.Equal(t, PlatformSettings{}, c.Platform("nope"))
+	assert.Equal(t, []string{"vk", "sess"}, c.Credentials())
 
 	r := c.Policy().Rules()
 	assert.Equal(t, 12*time.Hour, r.DefaultTTL)
@@ -257,10 +262,9 @@ func TestDataDir(t *testing.T) {
 	assert.True(t, strings.HasSuffix(d, "keyward"), d)
 }
 
-func TestPerProviderMap(t *testing.T) {
-	p := PerProvider{Vast: []string{" a ", "", "b"}, Lium: []string{" "}}
-	assert.Equal(t, map[string][]string{"vast": {"a", "b"}}, p.Map())
-	assert.Empty(t, PerProvider{}.Map())
+func TestNonEmpty(t *testing.T) {
+	assert.Equal(t, map[string][]string{"vast": {"a", "b"}}, nonEmpty(map[string][]string{"vast": {" a ", "", "b"}, "lium": {" "}}))
+	assert.Empty(t, nonEmpty(nil))
 }
 
 func TestConfirmModes(t *testing.T) {

@@ -83,7 +83,7 @@ func TestUnknownVariablesStopStartUp(t *testing.T) {
 	}{
 		{"KEYWARD_MAX_TLL", []string{"KEYWARD_MAX_TLL is not a keyward setting", "did you mean KEYWARD_MAX_TTL?"}},
 		{"KEYWARD_DEFAULT_SCOPES_LOACL", []string{"KEYWARD_DEFAULT_SCOPES_LOACL", "no provider LOACL", "did you mean KEYWARD_DEFAULT_SCOPES_LOCAL?"}},
-		{"KEYWARD_ALLOWED_SCOPES_AWS", []string{"KEYWARD_ALLOWED_SCOPES_AWS", "no provider AWS", "LOCAL, VAST, LYCEUM, LIUM, LURUS"}},
+		{"KEYWARD_ALLOWED_SCOPES_AWS", []string{"KEYWARD_ALLOWED_SCOPES_AWS", "no provider AWS", "LOCAL, VAST, LYCEUM, LYCEUM_ORG, LIUM, LURUS"}},
 		{"KEYWARD_DEFAULT_SCOPE_VAST", []string{"did you mean KEYWARD_DEFAULT_SCOPES_VAST?"}},
 		{"KEYWARD_READONLY", []string{"did you mean KEYWARD_READ_ONLY?"}},
 		{"keyward_tools", []string{"keyward_tools", "did you mean KEYWARD_TOOLS?"}},

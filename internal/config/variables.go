@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider/platforms"
 )
 
 // clientVariables are KEYWARD_* variables that keyward's own clients read,
@@ -22,7 +25,9 @@ const (
 
 var perProviderPrefixes = []string{defaultScopesPrefix, allowedScopesPrefix}
 
-// variables lists every variable keyward reads, from Config's env tags.
+// variables lists every variable keyward reads: Config's env tags, each
+// registered platform's variables, and the per-provider scope lists of every
+// provider keyward knows.
 func variables() []string {
 	params, err := env.GetFieldParams(&Config{})
 	if err != nil {
@@ -31,6 +36,16 @@ func variables() []string {
 	var out []string
 	for _, p := range params {
 		out = append(out, p.Key)
+	}
+	for _, name := range providerNames() {
+		for _, prefix := range perProviderPrefixes {
+			out = append(out, prefix+policy.EnvName(name))
+		}
+	}
+	for _, p := range platforms.All() {
+		for _, v := range p.Vars() {
+			out = append(out, v.Name)
+		}
 	}
 	return out
 }
@@ -67,8 +82,8 @@ func checkVariables(environ map[string]string) variableCheck {
 			out.errs = append(out.errs, unknownSetting(name, known))
 			continue
 		}
-		for _, p := range Platforms {
-			if !strings.HasPrefix(upper, strings.ToUpper(p)+"_") {
+		for _, p := range platforms.Names() {
+			if !strings.HasPrefix(upper, policy.EnvName(p)+"_") {
 				continue
 			}
 			if s := nearest(upper, platformVariables(known, p), 2); s != "" {
@@ -109,9 +124,9 @@ func unknownSetting(name string, known []string) error {
 
 // providerSuffixes are the per-provider suffixes: LOCAL, VAST, ...
 func providerSuffixes() []string {
-	out := []string{"LOCAL"}
-	for _, p := range Platforms {
-		out = append(out, strings.ToUpper(p))
+	var out []string
+	for _, name := range providerNames() {
+		out = append(out, policy.EnvName(name))
 	}
 	return out
 }
@@ -139,7 +154,7 @@ func settingNames(known []string) []string {
 func platformVariables(known []string, platform string) []string {
 	var out []string
 	for _, k := range known {
-		if strings.HasPrefix(k, strings.ToUpper(platform)+"_") {
+		if strings.HasPrefix(k, policy.EnvName(platform)+"_") {
 			out = append(out, k)
 		}
 	}

@@ -58,8 +58,11 @@ func (r *Refusal) Error() string {
 	return fmt.Sprintf("refused by keyward policy: %s (an operator can change this with %s)", r.Reason, r.Setting)
 }
 
-// EnvName is the per-provider suffix of a setting: "vast" → "VAST".
-func EnvName(providerName string) string { return strings.ToUpper(providerName) }
+// EnvName is the per-provider suffix of a setting: "vast" → "VAST",
+// "lyceum-org" → "LYCEUM_ORG".
+func EnvName(providerName string) string {
+	return strings.ToUpper(strings.ReplaceAll(providerName, "-", "_"))
+}
 
 // DefaultScopes is what a key gets when the caller names none.
 func (p *Policy) DefaultScopes(prov provider.Provider) []string {

@@ -17,8 +17,8 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider"
-	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/provider/local"
+	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/version"
@@ -119,9 +119,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 // vocabularies need none, so they are built bare for the check alone.
 func checkSettings(cfg *config.Config, configured []provider.Provider, unconfigured map[string]string, logger *slog.Logger) error {
 	all := slices.Clone(configured)
-	for _, name := range config.Platforms {
-		if build, known := platformConstructors[name]; known && unconfigured[name] != "" {
-			all = append(all, build(httpapi.Settings{}, config.Platform{}))
+	for _, p := range platforms.All() {
+		if cfg.Platform(p.Name).APIKey == "" {
+			all = append(all, p.Offline()...)
 		}
 	}
 	for _, w := range cfg.Warnings() {
