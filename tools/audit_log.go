@@ -34,13 +34,14 @@ func auditLog(providers Providers) definition {
 				mcp.WithString("since", mcp.MaxLength(40), mcp.Pattern(sincePattern), mcp.Description("Only records newer than this: a duration back from now (24h, 7d) or an RFC 3339 time.")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(audit.MaxLimit), mcp.DefaultNumber(50), mcp.Description("Records per page.")),
 				mcp.WithString("cursor", mcp.MaxLength(24), mcp.Pattern(auditCursor), mcp.Description("next_cursor from the previous page.")),
-				mcp.WithOutputSchema[manager.AuditResult](),
+				mcp.WithOutputSchema[auditJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a auditArgs) (any, string, error) {
-			res, err := m.AuditLog(ctx, manager.AuditArgs{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Since: a.Since, Limit: a.Limit, Cursor: a.Cursor})
+			page, err := m.AuditLog(ctx, manager.AuditArgs{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Since: a.Since, Limit: a.Limit, Cursor: a.Cursor})
 			if err != nil {
 				return nil, "", err
 			}
+			res := auditOut(page)
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d audit records", len(res.Records))
 			for i, r := range res.Records {

@@ -35,7 +35,7 @@ func createKey(providers Providers) definition {
 				expiresInArg("How long the key lives: a duration such as 12h, 7d, 30d or 1y, or \"never\" (only if the operator allows it). Default 30d."),
 				constraintsArg(),
 				allowedIPsArg("Source addresses the key works from, where the provider can limit it (list_providers says); leave out for anywhere."),
-				mcp.WithOutputSchema[manager.SecretResult](),
+				mcp.WithOutputSchema[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a createArgs) (any, string, error) {
 			res, err := m.CreateKey(ctx, manager.CreateArgs{Provider: a.Provider, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn,
@@ -43,6 +43,7 @@ func createKey(providers Providers) definition {
 			if err != nil {
 				return nil, "", err
 			}
-			return res, secretText("Created", res), nil
+			out := secretOut(res)
+			return out, secretText("Created", out), nil
 		})
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/keyward/keyward/internal/manager"
 )
 
 // maxTextLines keeps the text part of long answers short; the structured
@@ -20,7 +18,7 @@ func when(t *time.Time) string {
 }
 
 // keyLine is the one-line text form of a key, used by every tool that shows keys.
-func keyLine(k manager.KeyView) string {
+func keyLine(k keyJSON) string {
 	state := "active"
 	if !k.Active {
 		state = "disabled"
@@ -34,9 +32,9 @@ func keyLine(k manager.KeyView) string {
 
 // secretText describes a new secret's whereabouts without ever printing it,
 // except in inline mode where the result itself carries it.
-func secretText(verb string, r manager.SecretResult) string {
+func secretText(verb string, r secretJSON) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s key %s.", verb, r.Provider, keyLine(r.KeyView))
+	fmt.Fprintf(&b, "%s %s key %s.", verb, r.Provider, keyLine(r.keyJSON))
 	switch {
 	case r.Secret != "":
 		fmt.Fprintf(&b, "\nSecret (shown once): %s", r.Secret)

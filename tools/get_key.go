@@ -14,12 +14,13 @@ func getKey(providers Providers) definition {
 			"Show one key's metadata by id: name, scopes, active, created, expiry, last use and its masked form. "+
 				"Never returns the secret.",
 			readOnlyTool("Get key"),
-			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[manager.KeyView]()}),
+			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[keyJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
 			k, err := m.GetKey(ctx, a.Provider, a.KeyID)
 			if err != nil {
 				return nil, "", err
 			}
-			return k, keyLine(k), nil
+			out := keyOut(k)
+			return out, keyLine(out), nil
 		})
 }

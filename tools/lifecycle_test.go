@@ -142,7 +142,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"list_keys", map[string]any{"limit": 0.5}, []string{"limit must be an integer, not a number"}},
 		{"list_keys", map[string]any{"limit": 1000}, []string{"limit must be at most 200"}},
 		{"list_keys", map[string]any{"cursor": "bogus"}, []string{"cursor must be the next_cursor of the previous answer"}},
-		{"list_keys", map[string]any{"cursor": "after:key_gone"}, []string{"cursor", "without a cursor"}},
+		{"list_keys", map[string]any{"cursor": "after:key_gone"}, []string{"cursor is not valid", "first page"}},
 		{"audit_log", map[string]any{"since": "yesterday"}, []string{"RFC 3339"}},
 		{"audit_log", map[string]any{"outcome": "maybe"}, []string{`outcome must be one of "ok", "error", "refused", "declined"`}},
 		{"audit_log", map[string]any{"cursor": "a1x"}, []string{"cursor must be the next_cursor"}},

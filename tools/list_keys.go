@@ -31,13 +31,14 @@ func listKeys(providers Providers) definition {
 				mcp.WithString("name", mcp.MaxLength(manager.MaxNameLen), mcp.Pattern(namePattern), mcp.Description("Only keys whose name contains this text (case-insensitive).")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(manager.MaxListLimit), mcp.DefaultNumber(manager.DefaultListLimit), mcp.Description("Keys per page.")),
 				mcp.WithString("cursor", mcp.MaxLength(256), mcp.Pattern(listCursor), mcp.Description("next_cursor from the previous page.")),
-				mcp.WithOutputSchema[manager.ListResult](),
+				mcp.WithOutputSchema[listJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a listKeysArgs) (any, string, error) {
-			res, err := m.ListKeys(ctx, manager.ListArgs{Provider: a.Provider, Active: a.Active, Name: a.Name, Limit: a.Limit, Cursor: a.Cursor})
+			listing, err := m.ListKeys(ctx, manager.ListArgs{Provider: a.Provider, Active: a.Active, Name: a.Name, Limit: a.Limit, Cursor: a.Cursor})
 			if err != nil {
 				return nil, "", err
 			}
+			res := listOut(listing)
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d of %d keys on %s", len(res.Keys), res.Total, res.Provider)
 			for i, k := range res.Keys {

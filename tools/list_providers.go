@@ -17,9 +17,9 @@ func listProviders() definition {
 				"Vast.ai, Lyceum, Lium and Lurus when their API keys are set), what each can do (scopes, expiry, "+
 				"enable/disable, rotation), and the policy in force (default and maximum expiry, whether full-access "+
 				"or never-expiring keys are allowed, how new secrets are delivered). Call this first.",
-			readOnlyTool("List providers"), []mcp.ToolOption{mcp.WithOutputSchema[manager.ProvidersResult]()}),
+			readOnlyTool("List providers"), []mcp.ToolOption{mcp.WithOutputSchema[providersJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, _ struct{}) (any, string, error) {
-			res := m.ListProviders()
+			res := providersOut(m.ListProviders())
 			var b strings.Builder
 			for _, p := range res.Providers {
 				if !p.Configured {

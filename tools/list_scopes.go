@@ -17,12 +17,13 @@ func listScopes(providers Providers) definition {
 				"by default, and the ceiling an agent may grant. Use it before create_key or update_key to pick the "+
 				"smallest scopes that do the job. Platforms without scopes say so.",
 			readOnlyTool("List scopes"),
-			[]mcp.ToolOption{providerArg(providers), mcp.WithOutputSchema[manager.ScopesResult]()}),
+			[]mcp.ToolOption{providerArg(providers), mcp.WithOutputSchema[scopesJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, a providerArgs) (any, string, error) {
-			res, err := m.ListScopes(a.Provider)
+			scopes, err := m.ListScopes(a.Provider)
 			if err != nil {
 				return nil, "", err
 			}
+			res := scopesOut(scopes)
 			if !res.HasScope {
 				return res, res.Note + ".", nil
 			}

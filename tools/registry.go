@@ -189,9 +189,9 @@ func wrap(d definition, m *manager.Manager, s *server.MCPServer, log *slog.Logge
 		ctx = enrich(ctx, s)
 		structured, text, herr := d.run(ctx, m, req)
 		if herr != nil {
-			msg := scrub(herr.Error(), maxErrorEcho)
+			msg := scrub(say(herr), maxErrorEcho)
 			log.Debug("tool call failed", "tool", d.tool.Name, "err", msg)
-			return mcp.NewToolResultError(msg), nil
+			return errorResult(msg, errorOut(herr)), nil
 		}
 		return mcp.NewToolResultStructured(structured, text), nil
 	}
@@ -222,4 +222,13 @@ func newTool(name, description string, opts ...[]mcp.ToolOption) mcp.Tool {
 		all = append(all, o...)
 	}
 	return mcp.NewTool(name, all...)
+}
+
+// errorResult is a tool error: the sentence as text, and its structure (kind,
+// whether anything changed, when to retry, what to do next) as structured
+// content, so a client can act on it without parsing prose.
+func errorResult(msg string, e errorJSON) *mcp.CallToolResult {
+	res := mcp.NewToolResultError(msg)
+	res.StructuredContent = map[string]any{"error": e}
+	return res
 }

@@ -23,13 +23,14 @@ func reissueKey(providers Providers) definition {
 				scopesArg("The complete set of scopes of the replacement (default: the old key's)."),
 				expiresInArg("Lifetime of the replacement from now, e.g. 7d (default: the old key's deadline)."),
 				allowedIPsArg("Source addresses the replacement works from: only to narrow the old key's allow-list, or to state it where the platform does not show it. Default: the old key's."),
-				mcp.WithOutputSchema[manager.SecretResult](),
+				mcp.WithOutputSchema[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a reissueArgs) (any, string, error) {
 			res, err := m.ReissueKey(ctx, manager.ReissueArgs{UpdateArgs: a.manager(), AllowedIPs: a.AllowedIPs})
 			if err != nil {
 				return nil, "", err
 			}
-			return res, secretText("Re-issued as", res), nil
+			out := secretOut(res)
+			return out, secretText("Re-issued as", out), nil
 		})
 }

@@ -17,16 +17,17 @@ func revokeKey(providers Providers) definition {
 				"keyward wrote for it is removed. The human may be asked to confirm. To pause a key instead, use "+
 				"set_key_active.",
 			writeTool("Revoke key", true, true),
-			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[manager.RevokeResult]()}),
+			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[revokeJSON]()}),
 		false, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
 			res, err := m.RevokeKey(ctx, a.Provider, a.KeyID)
 			if err != nil {
 				return nil, "", err
 			}
-			text := fmt.Sprintf("Revoked %s key %s %q.", res.Provider, res.KeyID, res.Name)
-			for _, n := range res.Notes {
+			out := revokeOut(res)
+			text := fmt.Sprintf("Revoked %s key %s %q.", out.Provider, out.KeyID, out.Name)
+			for _, n := range out.Notes {
 				text += " Note: " + strings.TrimSuffix(n, ".") + "."
 			}
-			return res, text, nil
+			return out, text, nil
 		})
 }

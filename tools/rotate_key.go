@@ -25,13 +25,14 @@ func rotateKey(providers Providers) definition {
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
 				mcp.WithString("grace", mcp.MaxLength(maxDurationLen), mcp.Pattern(gracePattern), mcp.Description("How long the old secret keeps working, e.g. 10m or 1h. Default: stops at once.")),
-				mcp.WithOutputSchema[manager.SecretResult](),
+				mcp.WithOutputSchema[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a rotateArgs) (any, string, error) {
 			res, err := m.RotateKey(ctx, manager.RotateArgs{Provider: a.Provider, KeyID: a.KeyID, Grace: a.Grace})
 			if err != nil {
 				return nil, "", err
 			}
-			return res, secretText("Rotated", res), nil
+			out := secretOut(res)
+			return out, secretText("Rotated", out), nil
 		})
 }

@@ -24,13 +24,14 @@ func setKeyActive(providers Providers) definition {
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
 				mcp.WithBoolean("active", mcp.Required(), mcp.Description("true to enable, false to disable.")),
-				mcp.WithOutputSchema[manager.KeyView](),
+				mcp.WithOutputSchema[keyJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a setActiveArgs) (any, string, error) {
 			res, err := m.SetKeyActive(ctx, a.Provider, a.KeyID, a.Active)
 			if err != nil {
 				return nil, "", err
 			}
-			return res.KeyView, keyLine(res.KeyView), nil
+			out := keyOut(res.Key)
+			return out, keyLine(out), nil
 		})
 }

@@ -21,13 +21,14 @@ func updateKey(providers Providers) definition {
 				nameArg(false, "New name."),
 				scopesArg("The complete new set of scopes (replaces the current ones)."),
 				expiresInArg("New lifetime from now, e.g. 7d; \"never\" only if the operator allows it."),
-				mcp.WithOutputSchema[manager.SecretResult](),
+				mcp.WithOutputSchema[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a changeArgs) (any, string, error) {
 			res, err := m.UpdateKey(ctx, a.manager())
 			if err != nil {
 				return nil, "", err
 			}
-			return res, secretText("Updated", res), nil
+			out := secretOut(res)
+			return out, secretText("Updated", out), nil
 		})
 }

@@ -25,13 +25,14 @@ func validateKey(providers Providers) definition {
 			[]mcp.ToolOption{
 				providerArg(providers),
 				mcp.WithString("key", mcp.MaxLength(manager.MaxKeyLen), mcp.Description("The secret to check. Leave out to check keyward's own credential.")),
-				mcp.WithOutputSchema[manager.ValidateResult](),
+				mcp.WithOutputSchema[validateJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a validateArgs) (any, string, error) {
-			res, err := m.ValidateKey(ctx, a.Provider, a.Key)
+			v, err := m.ValidateKey(ctx, a.Provider, a.Key)
 			if err != nil {
 				return nil, "", err
 			}
+			res := validateOut(v)
 			if res.Whoami != nil {
 				return res, fmt.Sprintf("%s credential belongs to %s. %s", res.Provider, res.Whoami.Account, res.Whoami.Detail), nil
 			}

@@ -22,7 +22,8 @@ const (
 	OutcomeDeclined = "declined" // the human declined or cancelled the confirmation
 )
 
-// Record is one audited call. JSON names are what audit_log returns.
+// Record is one audited call. Its JSON is the record's one serialized form,
+// which both the audit_log tool and keyward audit --json print.
 type Record struct {
 	ID            int64      `json:"id"`
 	At            time.Time  `json:"at"`

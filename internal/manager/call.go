@@ -17,7 +17,7 @@ type call struct {
 	ctx      context.Context
 	rec      audit.Record
 	asked    Confirmation
-	notes    []string
+	notes    []Note
 	recorded bool // the record was written inside the transaction of the change
 }
 
@@ -30,7 +30,7 @@ func (c *call) confirm(message string) error {
 	a, err := c.m.confirm(c.ctx, message)
 	c.asked, c.rec.Confirmation = a, string(a)
 	if err == nil && a == CouldNotAsk {
-		c.notes = append(c.notes, couldNotAskNote)
+		c.notes = append(c.notes, Note{Kind: NoteNotAsked})
 	}
 	return err
 }

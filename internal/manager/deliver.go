@@ -9,14 +9,6 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// Delivery says where a new secret went. Secret is set only in inline mode.
-type Delivery struct {
-	Mode         string `json:"delivery,omitempty"`
-	SecretFile   string `json:"secret_file,omitempty"`
-	Secret       string `json:"secret,omitempty"`
-	Acknowledged *bool  `json:"acknowledged,omitempty"`
-}
-
 // checkDelivery fails before anything changes upstream if the secret could
 // not be stored afterwards.
 func (m *Manager) checkDelivery() error {
@@ -24,62 +16,63 @@ func (m *Manager) checkDelivery() error {
 		return nil
 	}
 	if err := secret.EnsurePrivateDir(m.opts.SecretsDir); err != nil {
-		return fmt.Errorf("new secrets go to KEYWARD_SECRETS_DIR, which is not usable: %v; nothing was changed", err)
+		return fmt.Errorf("new secrets go to KEYWARD_SECRETS_DIR, which is not usable: %w; nothing was changed", err)
 	}
 	return nil
 }
 
 // deliver hands the new secret to the place the operator chose. Elicitation
 // falls back to a file whenever the human did not see it, so no secret is lost.
-func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.Created) (Delivery, []string, error) {
+func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.Created) (Delivery, []Note, error) {
 	switch m.opts.Reveal {
 	case secret.ModeInline:
-		return Delivery{Mode: string(secret.ModeInline), Secret: c.Secret},
-			[]string{"the secret is shown here once and cannot be retrieved again; store it now"}, nil
+		return Delivery{Mode: secret.ModeInline, Secret: c.Secret}, []Note{{Kind: NoteSecretInline}}, nil
 	case secret.ModeElicit:
-		if h := humanFrom(ctx); h != nil {
-			msg := fmt.Sprintf("New secret for key %q (%s) on %s:\n\n%s\n\nCopy it now: it is shown only once and keyward keeps no copy.", c.Key.Name, c.Key.ID, p.Title(), c.Secret)
-			ack, err := h.ShowSecret(ctx, msg)
-			if err == nil && ack {
-				t := true
-				return Delivery{Mode: string(secret.ModeElicit), Acknowledged: &t}, []string{"the secret was shown to the human, not to you"}, nil
-			}
-			d, notes, ferr := m.deliverFile(p, c)
-			f := false
-			d.Acknowledged = &f
-			reason := "the human did not acknowledge it"
-			if err != nil {
-				reason = "showing it failed"
-			}
-			return d, append(notes, "elicitation was tried but "+reason+", so the secret was written to a file instead"), ferr
+		h := humanFrom(ctx)
+		if h == nil {
+			d, notes, err := m.deliverFile(p, c)
+			return d, append(notes, Note{Kind: NoteElicitUnavailable}), err
 		}
-		d, notes, err := m.deliverFile(p, c)
-		return d, append(notes, "this client cannot show the secret to the human (no elicitation support), so it was written to a file instead"), err
+		msg := fmt.Sprintf("New secret for key %q (%s) on %s:\n\n%s\n\nCopy it now: it is shown only once and keyward keeps no copy.", c.Key.Name, c.Key.ID, p.Title(), c.Secret)
+		ack, err := h.ShowSecret(ctx, msg)
+		if err == nil && ack {
+			t := true
+			return Delivery{Mode: secret.ModeElicit, Acknowledged: &t}, []Note{{Kind: NoteSecretShown}}, nil
+		}
+		d, notes, ferr := m.deliverFile(p, c)
+		f := false
+		d.Acknowledged = &f
+		why := NoteElicitNotAcknowledged
+		if err != nil {
+			why = NoteElicitFailed
+		}
+		return d, append(notes, Note{Kind: why}), ferr
 	}
 	return m.deliverFile(p, c)
 }
 
-func (m *Manager) deliverFile(p provider.Provider, c provider.Created) (Delivery, []string, error) {
+func (m *Manager) deliverFile(p provider.Provider, c provider.Created) (Delivery, []Note, error) {
 	path, err := secret.WriteFile(m.opts.SecretsDir, p.Name(), c.Key.ID, c.Secret)
 	if err != nil {
 		return Delivery{}, nil, err
 	}
-	return Delivery{Mode: string(secret.ModeFile), SecretFile: path},
-		[]string{"the secret is in " + path + " (mode 0600); point the program that needs it at that file"}, nil
+	return Delivery{Mode: secret.ModeFile, File: path}, []Note{{Kind: NoteSecretFile, Path: path}}, nil
 }
 
-func (m *Manager) removeSecretFile(path string) (string, error) {
+// removeSecretFile removes a secret file keyward wrote; it answers the path
+// when a file was there, or a note saying it must be deleted by hand.
+func (m *Manager) removeSecretFile(path string, removedKind NoteKind) (string, *Note) {
 	if path == "" {
 		return "", nil
 	}
 	removed, err := secret.RemoveFile(path)
 	if err != nil {
-		return "", fmt.Errorf("could not remove the secret file %s: %v; delete it by hand", path, err)
+		return "", &Note{Kind: NoteFileNotRemoved, Path: path, Err: err}
 	}
 	if !removed {
 		return "", nil
 	}
-	return path, nil
+	return path, &Note{Kind: removedKind, Path: path}
 }
 
 func fmtTime(t *time.Time) string {

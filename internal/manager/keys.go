@@ -19,17 +19,7 @@ import (
 // MaxNameLen bounds key names.
 const MaxNameLen = 100
 
-// SecretResult describes a key that has (or may have) a new secret.
-type SecretResult struct {
-	KeyView
-	Delivery
-	ReplacedKeyID string       `json:"replaced_key_id,omitempty"`
-	OldValidUntil *time.Time   `json:"old_secret_valid_until,omitempty"`
-	Confirmation  Confirmation `json:"confirmation,omitempty"`
-	Notes         []string     `json:"notes,omitempty"`
-}
-
-// CreateArgs are create_key's arguments.
+// CreateArgs are what CreateKey needs.
 type CreateArgs struct {
 	Provider  string
 	Name      string
@@ -65,7 +55,7 @@ func CheckName(name string) (string, error) {
 func keyIDArg(id string) (string, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
-		return "", errors.New("key_id is empty; call list_keys to find the key's id")
+		return "", provider.WithStep(errors.New("no key id given"), provider.StepFindKey)
 	}
 	return id, nil
 }
@@ -84,7 +74,7 @@ func (m *Manager) managing(name string) (provider.Provider, error) {
 }
 
 // CreateKey mints a key with least-privilege defaults and delivers its secret.
-func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult, err error) {
+func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, err error) {
 	c := m.begin(ctx, audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name})
 	defer func() { c.end(err) }()
 
@@ -120,17 +110,17 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 	}
 	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, nil)
 	if err != nil {
-		return SecretResult{}, err
+		return NewSecret{}, err
 	}
 	res.Confirmation = c.confirmation()
 	if sd.Defaulted {
-		res.Notes = append(res.Notes, fmt.Sprintf("no scopes given: the minimal default %s was applied (list_scopes shows the others)", strings.Join(sd.Scopes, ", ")))
+		res.Notes = append(res.Notes, Note{Kind: NoteDefaultScopes, Scopes: sd.Scopes})
 	}
 	if exp.Note != "" {
-		res.Notes = append(res.Notes, exp.Note)
+		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: exp.Note})
 	}
 	if !p.Capabilities().Scopes {
-		res.Notes = append(res.Notes, p.Title()+" keys have no scopes: this key has full access to the account")
+		res.Notes = append(res.Notes, Note{Kind: NoteFullAccess, Text: p.Title()})
 	}
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
@@ -142,13 +132,13 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res SecretResult
 // exists, the key is revoked again; if even that fails, the intent stays and
 // Reconcile finishes the job. born is the start of the key's life when it
 // replaces another key (nil: now).
-func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req provider.CreateRequest, exp policy.Expiry, born *time.Time) (SecretResult, error) {
+func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req provider.CreateRequest, exp policy.Expiry, born *time.Time) (NewSecret, error) {
 	if err := m.checkDelivery(); err != nil {
-		return SecretResult{}, err
+		return NewSecret{}, err
 	}
 	in, err := m.beginCreate(ctx, p, req.Name, c.rec.Tool)
 	if err != nil {
-		return SecretResult{}, err
+		return NewSecret{}, err
 	}
 	req.RequestID = in.id
 	created, err := p.Create(ctx, req)
@@ -157,17 +147,17 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		if errors.As(err, &pe) && pe.Changed == provider.ChangedUnknown {
 			// The key may exist upstream: the intent stays, and Reconcile
 			// revokes whatever the create made.
-			return SecretResult{}, fmt.Errorf("%w; if the key was made anyway, keyward revokes it at its next check", err)
+			return NewSecret{}, fmt.Errorf("%w; if the key was made anyway, keyward revokes it at its next check", err)
 		}
 		m.dropIntent(ctx, in)
-		return SecretResult{}, err
+		return NewSecret{}, err
 	}
 	c.rec.KeyID = created.Key.ID
 	m.noteKey(ctx, in, created.Key.ID)
 
 	undo := func(cause error) error {
 		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
-			return fmt.Errorf("%w; the new key %s could not be revoked either (%v): keyward retries at its next check, or revoke it with revoke_key", cause, created.Key.ID, rerr)
+			return provider.WithStep(fmt.Errorf("%w; the new key %s could not be revoked either (%v): keyward retries at its next check, or revoke it by hand", cause, created.Key.ID, rerr), provider.StepRevoke)
 		}
 		m.dropIntent(ctx, in)
 		return fmt.Errorf("%w; the new key was revoked again, so nothing is left behind", cause)
@@ -175,10 +165,10 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 
 	d, notes, err := m.deliver(ctx, p, created)
 	if err != nil {
-		return SecretResult{}, undo(err)
+		return NewSecret{}, undo(err)
 	}
-	m.noteFile(ctx, in, d.SecretFile)
-	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.SecretFile,
+	m.noteFile(ctx, in, d.File)
+	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File,
 		createdBy: callerFrom(ctx).ClientName, bornAt: born,
 		constraints: req.Constraints, allowedIPs: req.AllowedIPs, narrowing: true}
 	if exp.Enforced {
@@ -198,15 +188,15 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		return endIntent(ctx, tx, in)
 	})
 	if err != nil {
-		if _, rmErr := m.removeSecretFile(d.SecretFile); rmErr != nil {
-			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.SecretFile, "err", rmErr)
+		if _, n := m.removeSecretFile(d.File, NoteFileRemoved); n != nil && n.Err != nil {
+			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.File, "err", n.Err)
 		}
-		return SecretResult{}, undo(fmt.Errorf("recording the new key in the state file failed (%v)", err))
+		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%v)", err))
 	}
-	return SecretResult{KeyView: view(p, created.Key, &mk), Delivery: d, Notes: notes}, nil
+	return NewSecret{Key: view(p, created.Key, &mk), Delivery: d, Notes: notes}, nil
 }
 
-// UpdateArgs are update_key's arguments; nil or empty fields stay unchanged.
+// UpdateArgs are what UpdateKey needs; nil or empty fields stay unchanged.
 type UpdateArgs struct {
 	Provider  string
 	KeyID     string
@@ -215,7 +205,7 @@ type UpdateArgs struct {
 	ExpiresIn string
 }
 
-// ReissueArgs are reissue_key's arguments; nil or empty fields are kept from
+// ReissueArgs are what ReissueKey needs; nil or empty fields are kept from
 // the old key. AllowedIPs may narrow the old key's allow-list, and must be
 // given where neither the platform nor keyward knows it.
 type ReissueArgs struct {
@@ -253,7 +243,7 @@ type planned struct {
 	reissueOf []string // what only a re-issue can change
 }
 
-// plan checks update_key's and reissue_key's arguments against the policy.
+// plan checks the settings of an update or a re-issue against the policy.
 func (m *Manager) plan(p provider.Provider, cur provider.Key, mk *managedKey, deadline *time.Time, name *string, scopes []string, expiresIn string) (planned, error) {
 	caps := p.Capabilities()
 	now := m.now()
@@ -299,7 +289,7 @@ func (m *Manager) plan(p provider.Provider, cur provider.Key, mk *managedKey, de
 // UpdateKey renames, re-scopes or changes the expiry of a key in place. It
 // never revokes anything: what a platform cannot change in place needs
 // ReissueKey, which is destructive and says so.
-func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult, err error) {
+func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, err error) {
 	c := m.begin(ctx, audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
 	defer func() { c.end(err) }()
 
@@ -307,7 +297,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 		return res, err
 	}
 	if a.Name == nil && a.Scopes == nil && strings.TrimSpace(a.ExpiresIn) == "" {
-		return res, errors.New("nothing to change: pass name, scopes or expires_in")
+		return res, errors.New("nothing to change: give a new name, scopes or expiry")
 	}
 	p, err := m.managing(a.Provider)
 	if err != nil {
@@ -323,7 +313,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 	}
 	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(pl.scopes), pl.exp.Deadline
 	if len(pl.reissueOf) > 0 {
-		return res, provider.Unsupported(p.Name(), "%s cannot change %s in place; reissue_key replaces the key with a new one that has the new settings (new id and secret, same or shorter life) and revokes this one", p.Title(), strings.Join(pl.reissueOf, " or "))
+		return res, provider.Unsupported(p.Name(), "%s cannot change %s in place; a replacement key (new id and secret, same or shorter life) can have the new settings, and this one is then revoked", p.Title(), strings.Join(pl.reissueOf, " or ")).Next(provider.StepReissue)
 	}
 	if w := writeScopes(p, added(cur.Scopes, pl.scopes)); len(w) > 0 {
 		msg := fmt.Sprintf("Give key %q (%s) on %s the write scopes %s?", cur.Name, cur.ID, p.Title(), strings.Join(w, ", "))
@@ -349,10 +339,10 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 			return res, fmt.Errorf("recording the new deadline failed: %w", err)
 		}
 	}
-	res.KeyView = view(p, updated, mk)
+	res.Key = view(p, updated, mk)
 	res.Confirmation = c.confirmation()
 	if pl.exp.Note != "" && pl.expChange {
-		res.Notes = append(res.Notes, pl.exp.Note)
+		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: pl.exp.Note})
 	}
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
@@ -362,7 +352,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res SecretResult
 // settings, then revokes the old one. The replacement keeps the old key's
 // deadline unless a shorter one is asked for, and inherits its life: it can
 // never be renewed past the original's creation + KEYWARD_MAX_TTL.
-func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res SecretResult, err error) {
+func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret, err error) {
 	a := ra.UpdateArgs
 	c := m.begin(ctx, audit.Record{Tool: "reissue_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
 	defer func() { c.end(err) }()
@@ -400,17 +390,17 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res SecretRes
 
 // reissue creates a twin with the given settings, delivers its secret and
 // revokes the old key (after grace, by the reaper, when grace > 0).
-func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, req provider.CreateRequest, exp policy.Expiry, grace time.Duration) (SecretResult, error) {
+func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, req provider.CreateRequest, exp policy.Expiry, grace time.Duration) (NewSecret, error) {
 	c.rec.Detail = strings.TrimPrefix(c.rec.Detail+"; replaces "+old.ID, "; ")
 	res, err := m.mint(ctx, c, p, req, exp, bornOf(old, oldMK))
 	if err != nil {
-		return SecretResult{}, fmt.Errorf("creating the replacement failed, the old key is untouched: %w", err)
+		return NewSecret{}, fmt.Errorf("creating the replacement failed, the old key is untouched: %w", err)
 	}
 	res.ReplacedKeyID = old.ID
 	res.Confirmation = c.confirmation()
 	res.Notes = append(res.Notes, c.notes...)
 	if exp.Note != "" {
-		res.Notes = append(res.Notes, exp.Note)
+		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: exp.Note})
 	}
 	// The replacement is recorded; what follows is about the old key, which
 	// gets an audit record of its own.
@@ -425,39 +415,37 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 				mk.expiresAt = oldMK.expiresAt
 			}
 		}
-		oldRec.ExpiresAt, oldRec.Detail = mk.expiresAt, "replaced by "+res.KeyID+"; revoked by keyward when its grace ends"
+		oldRec.ExpiresAt, oldRec.Detail = mk.expiresAt, "replaced by "+res.Key.ID+"; revoked by keyward when its grace ends"
 		if err := m.saveManaged(ctx, mk); err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("the old key %s could not be scheduled for revocation (%v): revoke it with revoke_key", old.ID, err))
+			res.Notes = append(res.Notes, Note{Kind: NoteOldKeyNotScheduled, KeyID: old.ID, Err: err})
 			m.record(ctx, oldRec, err)
 			return res, nil
 		}
 		m.record(ctx, oldRec, nil)
 		res.OldValidUntil = mk.expiresAt
-		res.Notes = append(res.Notes, fmt.Sprintf("the old key %s keeps working until %s, then keyward revokes it", old.ID, fmtTime(mk.expiresAt)))
+		res.Notes = append(res.Notes, Note{Kind: NoteOldKeyGrace, KeyID: old.ID, At: mk.expiresAt})
 		return res, nil
 	}
-	oldRec.Detail = "revoked: replaced by " + res.KeyID
+	oldRec.Detail = "revoked: replaced by " + res.Key.ID
 	if err := p.Revoke(context.WithoutCancel(ctx), old.ID); err != nil && !provider.IsKind(err, provider.KindNotFound) {
-		res.Notes = append(res.Notes, fmt.Sprintf("the old key %s could NOT be revoked (%v): revoke it with revoke_key", old.ID, err))
+		res.Notes = append(res.Notes, Note{Kind: NoteOldKeyNotRevoked, KeyID: old.ID, Err: err})
 		m.record(ctx, oldRec, err)
 		return res, nil
 	}
 	m.dropManaged(ctx, p.Name(), old.ID, oldMK, &res.Notes)
 	m.record(ctx, oldRec, nil)
-	res.Notes = append(res.Notes, fmt.Sprintf("the old key %s was revoked", old.ID))
+	res.Notes = append(res.Notes, Note{Kind: NoteOldKeyRevoked, KeyID: old.ID})
 	return res, nil
 }
 
 // dropManaged forgets an old key and removes the secret file keyward wrote for it.
-func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, mk *managedKey, notes *[]string) string {
+func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, mk *managedKey, notes *[]Note) string {
 	if mk == nil {
 		return ""
 	}
-	removed, err := m.removeSecretFile(mk.secretFile)
-	if err != nil {
-		*notes = append(*notes, err.Error())
-	} else if removed != "" {
-		*notes = append(*notes, "its secret file "+removed+" was removed")
+	removed, n := m.removeSecretFile(mk.secretFile, NoteFileRemoved)
+	if n != nil {
+		*notes = append(*notes, *n)
 	}
 	if err := m.forgetManaged(ctx, providerName, keyID); err != nil {
 		m.log.Warn("forgetting a managed key failed", "provider", providerName, "key_id", keyID, "err", err)
@@ -466,7 +454,7 @@ func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, m
 }
 
 // SetKeyActive enables or disables a key without deleting it.
-func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, active bool) (res SecretResult, err error) {
+func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, active bool) (res NewSecret, err error) {
 	c := m.begin(ctx, audit.Record{Tool: "set_key_active", Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)})
 	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
@@ -477,7 +465,7 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 		return res, err
 	}
 	if !p.Capabilities().Toggle {
-		return res, provider.Unsupported(p.Name(), "%s keys cannot be enabled or disabled; revoke_key removes a key for good", p.Title())
+		return res, provider.Unsupported(p.Name(), "%s keys cannot be enabled or disabled; revoking removes a key for good", p.Title()).Next(provider.StepRevoke)
 	}
 	cur, _, _, err := m.live(ctx, c, p, keyID)
 	if err != nil {
@@ -488,11 +476,11 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 		return res, err
 	}
 	c.rec.KeyName, c.rec.ScopesBefore, c.rec.ScopesAfter = k.Name, nonNil(k.Scopes), nonNil(k.Scopes)
-	res.KeyView = m.view1(ctx, p, k)
+	res.Key = m.viewWithRecord(ctx, p, k)
 	return res, nil
 }
 
-// RotateArgs are rotate_key's arguments.
+// RotateArgs are what RotateKey needs.
 type RotateArgs struct {
 	Provider string
 	KeyID    string
@@ -501,7 +489,7 @@ type RotateArgs struct {
 
 // RotateKey gives a key a new secret with the same scopes and the same
 // deadline; the old secret may keep working for a grace period.
-func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult, err error) {
+func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, err error) {
 	c := m.begin(ctx, audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
 	defer func() { c.end(err) }()
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
@@ -548,15 +536,15 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 		if res, err = m.finishRotation(ctx, p, created, mk, deadline); err != nil {
 			return res, fmt.Errorf("the key was rotated but its new secret could not be delivered (%w); rotate it again once that is fixed", err)
 		}
-		if previous != "" && previous != res.SecretFile {
-			if removed, rmErr := m.removeSecretFile(previous); rmErr == nil && removed != "" {
-				res.Notes = append(res.Notes, "the previous secret file "+removed+" was removed")
+		if previous != "" && previous != res.Delivery.File {
+			if _, n := m.removeSecretFile(previous, NotePreviousFileRemoved); n != nil {
+				res.Notes = append(res.Notes, *n)
 			}
 		}
 		if grace > 0 {
 			until := m.now().Add(grace).UTC()
 			res.OldValidUntil = &until
-			res.Notes = append(res.Notes, "the old secret keeps working until "+fmtTime(&until))
+			res.Notes = append(res.Notes, Note{Kind: NoteOldSecretGrace, At: &until})
 		}
 		res.Confirmation = c.confirmation()
 		res.Notes = append(res.Notes, c.notes...)
@@ -574,19 +562,19 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res SecretResult
 	exp := m.opts.Policy.Keep(p, m.now(), deadline)
 	res, err = m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: cur.Name, Scopes: cur.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, grace)
 	if err == nil {
-		c.rec.Detail = "rotated by re-issue as " + res.KeyID
-		res.Notes = append(res.Notes, p.Title()+" has no rotation of its own, so keyward created a replacement key with the same name, scopes and deadline")
+		c.rec.Detail = "rotated by re-issue as " + res.Key.ID
+		res.Notes = append(res.Notes, Note{Kind: NoteRotatedByReissue, Text: p.Title()})
 	}
 	return res, err
 }
 
 // finishRotation delivers a rotated key's new secret and updates keyward's record.
-func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, created provider.Created, mk *managedKey, deadline *time.Time) (SecretResult, error) {
+func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, created provider.Created, mk *managedKey, deadline *time.Time) (NewSecret, error) {
 	d, notes, err := m.deliver(ctx, p, created)
 	if err != nil {
-		return SecretResult{}, err
+		return NewSecret{}, err
 	}
-	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.SecretFile, createdBy: callerFrom(ctx).ClientName}
+	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File, createdBy: callerFrom(ctx).ClientName}
 	if mk != nil {
 		next.createdBy, next.bornAt, next.expiresAt = mk.createdBy, mk.bornAt, mk.expiresAt
 	}
@@ -594,25 +582,14 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 		next.bornAt = bornOf(created.Key, mk)
 	}
 	if err := m.saveManaged(ctx, next); err != nil {
-		return SecretResult{}, fmt.Errorf("recording the rotated key in the state file failed: %w", err)
+		return NewSecret{}, fmt.Errorf("recording the rotated key in the state file failed: %w", err)
 	}
-	return SecretResult{KeyView: view(p, created.Key, &next), Delivery: d, Notes: notes}, nil
-}
-
-// RevokeResult answers revoke_key.
-type RevokeResult struct {
-	Provider          string       `json:"provider"`
-	KeyID             string       `json:"key_id"`
-	Name              string       `json:"name"`
-	Revoked           bool         `json:"revoked"`
-	SecretFileRemoved string       `json:"secret_file_removed,omitempty"`
-	Confirmation      Confirmation `json:"confirmation,omitempty"`
-	Notes             []string     `json:"notes,omitempty"`
+	return NewSecret{Key: view(p, created.Key, &next), Delivery: d, Notes: notes}, nil
 }
 
 // RevokeKey deletes a key for good. An expired key may be revoked too: that
 // only makes it more final.
-func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (res RevokeResult, err error) {
+func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (res Revoked, err error) {
 	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID})
 	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
@@ -634,8 +611,8 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 		return res, err
 	}
 	mk, _ := m.managed(ctx, p.Name(), cur.ID)
-	res = RevokeResult{Provider: p.Name(), KeyID: cur.ID, Name: cur.Name, Revoked: true, Confirmation: c.confirmation()}
-	res.SecretFileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
+	res = Revoked{Provider: p.Name(), KeyID: cur.ID, Name: cur.Name, Confirmation: c.confirmation()}
+	res.FileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
 }

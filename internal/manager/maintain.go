@@ -29,7 +29,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 		rec := audit.Record{Tool: "reaper", Provider: mk.provider, KeyID: mk.keyID, KeyName: mk.name, ExpiresAt: mk.expiresAt,
 			Detail: "keyward-enforced expiry passed", ClientName: "keyward"}
 		if err == nil {
-			var notes []string
+			var notes []Note
 			m.dropManaged(ctx, mk.provider, mk.keyID, mk, &notes)
 			n++
 		}

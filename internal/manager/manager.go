@@ -86,7 +86,7 @@ type Options struct {
 	Confirm    policy.ConfirmMode // ask the human before destructive or write-scoped actions
 	// Unconfigured maps known but unconfigured providers to the variable that enables them.
 	Unconfigured map[string]string
-	// ToolsInForce is reported by list_providers (read-only mode, allowlist).
+	// ReadOnly and Tools are the tool selection in force, which ListProviders reports.
 	ReadOnly bool
 	Tools    []string
 	Now      func() time.Time
@@ -153,68 +153,20 @@ func (m *Manager) provider(name string) (provider.Provider, error) {
 		return p, nil
 	}
 	if env, ok := m.opts.Unconfigured[name]; ok {
-		return nil, fmt.Errorf("provider %q is not configured: set %s in keyward's environment (the env block of your MCP client config) and restart keyward", name, env)
+		return nil, provider.Errorf(provider.KindUnsupported, name, "provider %q is not configured: set %s in keyward's environment and restart keyward", name, env).For(env)
 	}
-	return nil, fmt.Errorf("unknown provider %q; configured providers are %s (see list_providers)", name, strings.Join(m.order, ", "))
-}
-
-// KeyView is a key as tools show it. It never holds a secret.
-type KeyView struct {
-	KeyID          string     `json:"key_id"`
-	Name           string     `json:"name"`
-	Provider       string     `json:"provider"`
-	Scopes         []string   `json:"scopes"`
-	Active         bool       `json:"active"`
-	CreatedAt      *time.Time `json:"created_at"`
-	ExpiresAt      *time.Time `json:"expires_at"`
-	LastUsedAt     *time.Time `json:"last_used_at"`
-	Masked         string     `json:"masked"`
-	ExpiryEnforced bool       `json:"expiry_enforced_by_keyward,omitempty"`
-	FullAccess     bool       `json:"full_access,omitempty"`
-	// Constraints narrow Scopes: a scope named here is held only for the
-	// operations (and values) listed. AllowedIPs limit where the key works
-	// from; AllowedIPsAsCreated marks a list keyward recorded at creation
-	// because the platform does not show it.
-	Constraints         []ConstraintView `json:"constraints,omitempty"`
-	AllowedIPs          []string         `json:"allowed_ips,omitempty"`
-	AllowedIPsAsCreated bool             `json:"allowed_ips_as_created,omitempty"`
-}
-
-// ConstraintView is one provider.Constraint as tools show it.
-type ConstraintView struct {
-	Scope    string `json:"scope"`
-	Resource string `json:"resource,omitempty"`
-	Param    string `json:"param,omitempty"`
-	Op       string `json:"op,omitempty"`
-	Value    string `json:"value,omitempty"`
-	Opaque   string `json:"opaque,omitempty"` // a restriction keyward can show but not restate
-	Text     string `json:"text"`
-}
-
-func constraintViews(cs []provider.Constraint) []ConstraintView {
-	if len(cs) == 0 {
-		return nil
-	}
-	out := make([]ConstraintView, len(cs))
-	for i, c := range cs {
-		out[i] = ConstraintView{Scope: c.Scope, Resource: c.Resource, Param: c.Param, Op: string(c.Op), Value: c.Value, Opaque: c.Opaque, Text: c.String()}
-	}
-	return out
+	return nil, provider.Errorf(provider.KindInvalid, name, "unknown provider %q; configured providers are %s", name, strings.Join(m.order, ", ")).Next(provider.StepListProvider)
 }
 
 // view shows k with keyward's own record of it (mk may be nil).
-func view(p provider.Provider, k provider.Key, mk *managedKey) KeyView {
-	v := KeyView{
-		KeyID: k.ID, Name: k.Name, Provider: p.Name(), Scopes: k.Scopes, Active: k.Active,
+func view(p provider.Provider, k provider.Key, mk *managedKey) Key {
+	v := Key{
+		Provider: p.Name(), ID: k.ID, Name: k.Name, Scopes: nonNil(k.Scopes), Active: k.Active,
 		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, Masked: k.Masked,
-		FullAccess:  !p.Capabilities().Scopes,
-		Constraints: constraintViews(k.Constraints), AllowedIPs: k.AllowedIPs,
+		FullAccess: !p.Capabilities().Scopes, Constraints: k.Constraints, AllowedIPs: k.AllowedIPs,
 	}
 	if sup := p.Capabilities().Constraints; sup.AllowedIPs && !sup.AllowedIPsListed && mk != nil && mk.narrowing && len(mk.allowedIPs) > 0 {
 		v.AllowedIPs, v.AllowedIPsAsCreated = mk.allowedIPs, true
-	}
-	if v.Scopes == nil {
-		v.Scopes = []string{}
 	}
 	if !k.CreatedAt.IsZero() {
 		t := k.CreatedAt
@@ -229,8 +181,8 @@ func view(p provider.Provider, k provider.Key, mk *managedKey) KeyView {
 	return v
 }
 
-// view1 shows one key with keyward's record of it.
-func (m *Manager) view1(ctx context.Context, p provider.Provider, k provider.Key) KeyView {
+// viewWithRecord shows one key with keyward's record of it.
+func (m *Manager) viewWithRecord(ctx context.Context, p provider.Provider, k provider.Key) Key {
 	mk, _ := m.managed(ctx, p.Name(), k.ID)
 	return view(p, k, mk)
 }
@@ -242,6 +194,9 @@ type declinedError struct{ msg string }
 
 func (e *declinedError) Error() string { return e.msg }
 func (e *declinedError) Unwrap() error { return errDeclined }
+
+// IsDeclined reports whether err is a confirmation the human did not give.
+func IsDeclined(err error) bool { return errors.Is(err, errDeclined) }
 
 // Confirmation is what became of a question the rules wanted to put to the
 // human; results and audit records carry it, so an act nobody confirmed is
@@ -287,9 +242,6 @@ func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, er
 	return Declined, &declinedError{msg: "the human declined; nothing was changed. Do not retry unless the human asks you to"}
 }
 
-// couldNotAskNote explains an act that went ahead unconfirmed.
-const couldNotAskNote = "nobody was asked to confirm this: the client cannot ask its human (no elicitation support); an operator can refuse such acts with KEYWARD_CONFIRM=required"
-
 func writeScopes(p provider.Provider, scopes []string) []string {
 	readOnly := map[string]bool{}
 	for _, s := range p.ScopeVocabulary() {
@@ -314,7 +266,8 @@ func describeScopes(p provider.Provider, scopes []string) string {
 	return strings.Join(scopes, ", ")
 }
 
-func sortedKeys(keys []provider.Key) {
+// sortByCreation orders keys oldest first (by id among equals), in place.
+func sortByCreation(keys []provider.Key) {
 	sort.SliceStable(keys, func(i, j int) bool {
 		if !keys[i].CreatedAt.Equal(keys[j].CreatedAt) {
 			return keys[i].CreatedAt.Before(keys[j].CreatedAt)

@@ -101,9 +101,9 @@ func ParseExpiry(s string) (time.Duration, error) {
 	least := FormatDuration(MinExpiry)
 	switch {
 	case d == 0:
-		return 0, fmt.Errorf("expires_in must be longer than zero, and at least %s; ask for a duration such as 15m, 12h or 30d, or \"never\"", least)
+		return 0, fmt.Errorf("a lifetime must be longer than zero, and at least %s; ask for a duration such as 15m, 12h or 30d, or \"never\"", least)
 	case d < MinExpiry:
-		return 0, fmt.Errorf("expires_in %s is shorter than the minimum of %s, so the key would expire before it could be used; ask for at least %s (such as 15m, 12h or 30d), or \"never\"",
+		return 0, fmt.Errorf("a lifetime of %s is shorter than the minimum of %s, so the key would expire before it could be used; ask for at least %s (such as 15m, 12h or 30d), or \"never\"",
 			quote(s), least, least)
 	}
 	return d, nil

@@ -57,7 +57,7 @@ func Carry(prov provider.Provider, listed provider.Key, recorded Narrowing, newS
 	case restatedIPs != nil && known && len(ips) > 0:
 		for _, ip := range restatedIPs {
 			if !slices.Contains(ips, strings.TrimSpace(ip)) {
-				return nil, nil, &Refusal{Reason: fmt.Sprintf("allowed_ips may only narrow the key's allow-list (%s); %q is not on it", strings.Join(ips, ", "), ip)}
+				return nil, nil, &Refusal{Reason: fmt.Sprintf("a replacement's allow-list may only narrow the key's (%s); %q is not on it", strings.Join(ips, ", "), ip)}
 			}
 		}
 		ips = restatedIPs
@@ -66,7 +66,7 @@ func Carry(prov provider.Provider, listed provider.Key, recorded Narrowing, newS
 	case len(restatedIPs) > 0:
 		ips = restatedIPs
 	case !known:
-		return nil, nil, &Refusal{Reason: fmt.Sprintf("%s does not show a key's IP allow-list and keyward did not create this key, so a replacement could work from addresses the old key did not; pass allowed_ips with the addresses the replacement may work from", prov.Title())}
+		return nil, nil, &Refusal{Reason: fmt.Sprintf("%s does not show a key's IP allow-list and keyward did not create this key, so a replacement could work from addresses the old key did not; the addresses it may work from must be stated", prov.Title()), Step: provider.StepStateIPs}
 	}
 	return provider.CheckConstraints(prov, newScopes, kept, ips)
 }

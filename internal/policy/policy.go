@@ -3,6 +3,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,7 +50,11 @@ func (p *Policy) Rules() Rules { return p.rules }
 type Refusal struct {
 	Reason  string
 	Setting string
+	Step    provider.Step // what the caller can do instead, when something can
 }
+
+// NextStep implements provider.Stepper.
+func (r *Refusal) NextStep() provider.Step { return r.Step }
 
 func (r *Refusal) Error() string {
 	if r.Setting == "" {
@@ -98,7 +103,7 @@ func (p *Policy) ScopesForCreate(prov provider.Provider, requested []string) (Sc
 	caps := prov.Capabilities()
 	if !caps.Scopes {
 		if len(requested) > 0 {
-			return ScopeDecision{}, fmt.Errorf("%s keys have no scopes: every key has full access to the account; call create_key without scopes", prov.Title())
+			return ScopeDecision{}, provider.WithStep(fmt.Errorf("%s keys have no scopes: every key has full access to the account, so name none", prov.Title()), provider.StepOmitScopes)
 		}
 		if !p.rules.AllowFullAccess {
 			return ScopeDecision{}, &Refusal{
@@ -111,7 +116,7 @@ func (p *Policy) ScopesForCreate(prov provider.Provider, requested []string) (Sc
 	if len(requested) == 0 {
 		def := p.DefaultScopes(prov)
 		if len(def) == 0 {
-			return ScopeDecision{}, fmt.Errorf("%s has no read-only scope to give a key by default; name the scopes the key needs (list_scopes shows them)", prov.Title())
+			return ScopeDecision{}, provider.WithStep(fmt.Errorf("%s has no read-only scope to give a key by default; name the scopes the key needs", prov.Title()), provider.StepListScopes)
 		}
 		return ScopeDecision{Scopes: def, Defaulted: true}, nil
 	}
@@ -131,7 +136,7 @@ func (p *Policy) ScopesForUpdate(prov provider.Provider, current, requested []st
 		return nil, fmt.Errorf("%s keys have no scopes, so they cannot be re-scoped", prov.Title())
 	}
 	if len(requested) == 0 {
-		return nil, fmt.Errorf("scopes must name at least one scope; to take all access away, use set_key_active with active=false or revoke_key")
+		return nil, provider.WithStep(errors.New("a key keeps at least one scope"), provider.StepTakeAway)
 	}
 	scopes, err := p.normalize(prov, requested)
 	if err != nil {
@@ -155,7 +160,7 @@ func (p *Policy) normalize(prov provider.Provider, requested []string) ([]string
 	for _, s := range requested {
 		s = strings.TrimSpace(s)
 		if !known[s] {
-			return nil, fmt.Errorf("%q is not a scope on %s; valid scopes are %s (see list_scopes)", s, prov.Title(), strings.Join(names, ", "))
+			return nil, provider.WithStep(fmt.Errorf("%q is not a scope on %s; valid scopes are %s", s, prov.Title(), strings.Join(names, ", ")), provider.StepListScopes)
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -210,7 +215,7 @@ func (p *Policy) ExpiryForCreate(prov provider.Provider, now time.Time, expiresI
 	}
 	e := p.Keep(prov, now, deadline)
 	if defaulted && deadline != nil {
-		e.Note = strings.TrimSpace(fmt.Sprintf("no expires_in given: the key expires in %s (KEYWARD_DEFAULT_TTL). %s", FormatDuration(ttl), e.Note))
+		e.Note = strings.TrimSpace(fmt.Sprintf("no lifetime asked for: the key expires in %s (KEYWARD_DEFAULT_TTL). %s", FormatDuration(ttl), e.Note))
 	}
 	return e, nil
 }
@@ -241,15 +246,15 @@ func (p *Policy) ExpiryForUpdate(prov provider.Provider, now time.Time, born, cu
 		latest := born.Add(p.rules.MaxTTL).UTC().Truncate(time.Second)
 		if deadline.After(latest) {
 			return Expiry{}, &Refusal{
-				Reason: fmt.Sprintf("a key lives at most %s from its creation (%s), so this key may expire at %s at the latest (expires_in %s at most); for a longer life, create a new key with create_key",
+				Reason: fmt.Sprintf("a key lives at most %s from its creation (%s), so this key may expire at %s at the latest (a lifetime of %s at most); for a longer life, create a new key",
 					FormatDuration(p.rules.MaxTTL), born.UTC().Format(time.RFC3339), latest.Format(time.RFC3339), FormatDuration(max(0, latest.Sub(now).Truncate(time.Minute)))),
-				Setting: "KEYWARD_MAX_TTL",
+				Setting: "KEYWARD_MAX_TTL", Step: provider.StepNewKey,
 			}
 		}
 	case current != nil && deadline.After(*current):
 		return Expiry{}, &Refusal{
-			Reason:  fmt.Sprintf("keyward cannot tell when this key was created, so it may only shorten its life, not extend it past %s; for a longer life, create a new key with create_key", current.UTC().Format(time.RFC3339)),
-			Setting: "KEYWARD_MAX_TTL",
+			Reason:  fmt.Sprintf("keyward cannot tell when this key was created, so it may only shorten its life, not extend it past %s; for a longer life, create a new key", current.UTC().Format(time.RFC3339)),
+			Setting: "KEYWARD_MAX_TTL", Step: provider.StepNewKey,
 		}
 	}
 	return p.Keep(prov, now, &deadline), nil
@@ -261,8 +266,8 @@ func Final(keyID string, now time.Time, deadline *time.Time) error {
 	if deadline == nil || now.Before(*deadline) {
 		return nil
 	}
-	return &Refusal{Reason: fmt.Sprintf("key %s expired at %s; an expired key is final, like a revoked one, and cannot be renewed, enabled, rotated or changed; create a new key with create_key (revoke_key removes this one)",
-		keyID, deadline.UTC().Format(time.RFC3339))}
+	return &Refusal{Reason: fmt.Sprintf("key %s expired at %s; an expired key is final, like a revoked one, and cannot be renewed, enabled, rotated or changed (it may still be revoked); create a new key",
+		keyID, deadline.UTC().Format(time.RFC3339)), Step: provider.StepNewKey}
 }
 
 func (p *Policy) checkTTL(ttl time.Duration) error {
@@ -273,7 +278,7 @@ func (p *Policy) checkTTL(ttl time.Duration) error {
 		return nil
 	}
 	if ttl > p.rules.MaxTTL {
-		return &Refusal{Reason: fmt.Sprintf("expires_in %s is longer than the maximum of %s", FormatDuration(ttl), FormatDuration(p.rules.MaxTTL)), Setting: "KEYWARD_MAX_TTL"}
+		return &Refusal{Reason: fmt.Sprintf("a lifetime of %s is longer than the maximum of %s", FormatDuration(ttl), FormatDuration(p.rules.MaxTTL)), Setting: "KEYWARD_MAX_TTL"}
 	}
 	return nil
 }

@@ -129,8 +129,9 @@ type policyCase struct {
 	note      []string // substrings; empty: no note at all
 
 	// Expectations on failure.
-	err     []string // substrings of the message; nil: success expected
-	setting string   // non-empty: the error is a *policy.Refusal naming it
+	err     []string      // substrings of the message; nil: success expected
+	setting string        // non-empty: the error is a *policy.Refusal naming it
+	step    provider.Step // the next step the error names
 }
 
 func cases() []policyCase {
@@ -143,7 +144,7 @@ func cases() []policyCase {
 		{name: "local dedupe and sort", prov: localP, op: opCreate, requested: []string{"write", "read", "write"}, scopes: []string{"read", "write"}},
 		{name: "local trims spaces", prov: localP, op: opCreate, requested: []string{" read "}, scopes: []string{"read"}},
 		{name: "local unknown scope", prov: localP, op: opCreate, requested: []string{"read", "admin"},
-			err: []string{`"admin" is not a scope on the local authority`, "valid scopes are read, write", "list_scopes"}},
+			err: []string{`"admin" is not a scope on the local authority`, "valid scopes are read, write"}, step: provider.StepListScopes},
 		{name: "local empty-string scope", prov: localP, op: opCreate, requested: []string{""},
 			err: []string{`"" is not a scope`}},
 		{name: "local operator default", prov: localP, op: opCreate, rules: policy.Rules{DefaultScopes: map[string][]string{"local": {"write"}}},
@@ -206,7 +207,7 @@ func cases() []policyCase {
 			rules:   policy.Rules{AllowedScopes: map[string][]string{"vast": {"billing_read", "instance_read"}}},
 			current: []string{"instance_read"}, requested: []string{"instance_read", "billing_read"}, scopes: []string{"billing_read", "instance_read"}},
 		{name: "vast empty scopes on update", prov: vastP, op: opUpdate, current: []string{"instance_read"}, requested: []string{},
-			err: []string{"at least one scope", "set_key_active", "revoke_key"}},
+			err: []string{"at least one scope"}, step: provider.StepTakeAway},
 		{name: "vast nil scopes on update", prov: vastP, op: opUpdate, current: []string{"instance_read"},
 			err: []string{"at least one scope"}},
 		{name: "vast unknown scope on update", prov: vastP, op: opUpdate, current: []string{"instance_read"}, requested: []string{"gpu"},
@@ -220,7 +221,7 @@ func cases() []policyCase {
 		{name: "lyceum create allowed with full access", prov: lyceumP, op: opCreate,
 			rules: policy.Rules{AllowFullAccess: true}},
 		{name: "lyceum scopes given", prov: lyceumP, op: opCreate, requested: []string{"read"},
-			err: []string{"Lyceum keys have no scopes", "without scopes"}},
+			err: []string{"Lyceum keys have no scopes", "name none"}, step: provider.StepOmitScopes},
 		{name: "lyceum scopes given even with full access", prov: lyceumP, op: opCreate, requested: []string{"read"},
 			rules: policy.Rules{AllowFullAccess: true}, err: []string{"Lyceum keys have no scopes"}},
 		{name: "lurus create refused without full access", prov: lurusP, op: opCreate,
@@ -231,11 +232,11 @@ func cases() []policyCase {
 
 		// --- expiry -------------------------------------------------------------
 		{name: "local default expiry", prov: localP, op: opExpiry,
-			deadline: at(30 * day), upstream: at(30 * day), note: []string{"no expires_in given", "30d", "KEYWARD_DEFAULT_TTL"}},
+			deadline: at(30 * day), upstream: at(30 * day), note: []string{"no lifetime asked for", "30d", "KEYWARD_DEFAULT_TTL"}},
 		{name: "local 12h", prov: localP, op: opExpiry, expiresIn: "12h", deadline: at(12 * time.Hour), upstream: at(12 * time.Hour)},
 		{name: "local at the maximum", prov: localP, op: opExpiry, expiresIn: "90d", deadline: at(90 * day), upstream: at(90 * day)},
 		{name: "local above the maximum", prov: localP, op: opExpiry, expiresIn: "91d",
-			err: []string{"expires_in 91d is longer than the maximum of 90d"}, setting: "KEYWARD_MAX_TTL"},
+			err: []string{"a lifetime of 91d is longer than the maximum of 90d"}, setting: "KEYWARD_MAX_TTL"},
 		{name: "local 1y above the maximum", prov: localP, op: opExpiry, expiresIn: "1y",
 			err: []string{"1y", "90d"}, setting: "KEYWARD_MAX_TTL"},
 		{name: "local never refused", prov: localP, op: opExpiry, expiresIn: "never",
@@ -318,6 +319,12 @@ func TestPolicyTable(t *testing.T) {
 				require.Error(t, err)
 				for _, s := range c.err {
 					assert.Contains(t, err.Error(), s)
+				}
+				if c.step != provider.StepNone {
+					assert.Equal(t, c.step, provider.StepOf(err), "the next step")
+				}
+				for _, tool := range []string{"list_scopes", "create_key", "set_key_active", "revoke_key", "expires_in"} {
+					assert.NotContains(t, err.Error(), tool, "policy speaks no interface's words")
 				}
 				var r *policy.Refusal
 				if c.setting != "" {

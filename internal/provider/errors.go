@@ -29,12 +29,15 @@ const (
 	ChangedUnknown Changed = "unknown"
 )
 
-// Error is every provider failure. Message is a whole sentence that a model
-// can act on and never holds a credential.
+// Error is every provider failure. Message is a whole sentence that never
+// holds a credential and names no interface (no tool or command names):
+// Step says what can be done next, and each interface says it in its words.
 type Error struct {
 	Kind       Kind
 	Provider   string
 	Message    string
+	Step       Step          // what the caller can do next
+	Setting    string        // the variable to change, when an operator setting is the cause
 	Permission string        // with KindForbidden, when the platform names it
 	RetryAfter time.Duration // with KindRateLimited
 	Changed    Changed
@@ -67,7 +70,19 @@ func Unsupported(provider, format string, args ...any) *Error {
 
 // NotFound is the common "no such key" answer.
 func NotFound(provider, id string) *Error {
-	return Errorf(KindNotFound, provider, "no key with id %q on %s; call list_keys to see the ids that exist", id, provider)
+	return Errorf(KindNotFound, provider, "no key with id %q on %s", id, provider).Next(StepFindKey)
+}
+
+// Next sets the step the error names and returns it.
+func (e *Error) Next(s Step) *Error {
+	e.Step = s
+	return e
+}
+
+// For names the operator setting behind the error and returns it.
+func (e *Error) For(setting string) *Error {
+	e.Setting = setting
+	return e
 }
 
 // KindOf returns the kind of err, or "" when it is not a provider error.

@@ -92,7 +92,7 @@ const (
 // Validation is the answer to "is this secret a working key?".
 type Validation struct {
 	Status      ValidationStatus
-	Reason      string // a sentence for the model, e.g. why the format is wrong
+	Reason      string // a sentence, e.g. why the format is wrong; names no interface
 	KeyID       string
 	Name        string
 	Owner       string // account id or e-mail, where the platform tells
@@ -100,6 +100,7 @@ type Validation struct {
 	Constraints []Constraint // narrowing Scopes, as on Key
 	ExpiresAt   *time.Time
 	Masked      string
+	Step        Step // what would make a failing key work, where something would (StepEnable)
 }
 
 // Identity answers "who am I" for the credential keyward itself is configured with.
@@ -271,7 +272,7 @@ func CheckConstraints(p Provider, scopes []string, cs []Constraint, ips []string
 		return invalid("%s cannot narrow a key below a whole scope; create it without constraints", title)
 	}
 	if len(ips) > 0 && !sup.AllowedIPs {
-		return invalid("%s cannot limit a key to source addresses; create it without allowed_ips", title)
+		return invalid("%s cannot limit a key to source addresses; create it without an allow-list", title)
 	}
 	out := make([]Constraint, 0, len(cs))
 	for _, c := range cs {

@@ -299,11 +299,11 @@ func (k *call) statusFailure(status int, header http.Header, body []byte) result
 			p.Title, k.where(), p.EnvKey, quote)}
 	case status == http.StatusNotFound || status == http.StatusGone:
 		return result{status: status, err: k.fail(provider.KindNotFound, no, status,
-			"%s found nothing at %s (%d)%s; check the id with list_keys", p.Title, k.where(), status, quote)}
+			"%s found nothing at %s (%d)%s", p.Title, k.where(), status, quote).Next(provider.StepFindKey)}
 	case status == http.StatusConflict:
 		return result{status: status, err: k.fail(provider.KindConflict, no, status,
-			"%s refused %s because it conflicts with the current state (409)%s; check with list_keys and change the request",
-			p.Title, k.where(), quote)}
+			"%s refused %s because it conflicts with the current state (409)%s; change the request",
+			p.Title, k.where(), quote).Next(provider.StepCheckKeys)}
 	case status == http.StatusTooManyRequests:
 		wait, known := retryAfter(header, k.c.now())
 		e := k.fail(provider.KindRateLimited, no, status, "%s is rate limiting requests (429); %s", p.Title, waitSentence(wait, known))
@@ -371,7 +371,7 @@ func (k *call) changedAfterAnswer(status int) provider.Changed {
 // outcome ends a failure sentence with what the caller should do next.
 func (k *call) outcome(changed provider.Changed) string {
 	if changed == provider.ChangedUnknown {
-		return fmt.Sprintf("%s; the request may have changed something on %s; check with list_keys before retrying",
+		return fmt.Sprintf("%s; the request may have changed something on %s, so look before retrying",
 			k.attempts(), k.c.platform.Title)
 	}
 	return k.attempts() + "; try again later"
@@ -394,6 +394,9 @@ func (k *call) fail(kind provider.Kind, changed provider.Changed, status int, fo
 	e.Message = k.c.redactor.redact(e.Message)
 	e.Changed = changed
 	e.Status = status
+	if changed == provider.ChangedUnknown {
+		e.Step = provider.StepCheckKeys
+	}
 	return e
 }
 

@@ -185,7 +185,7 @@ func TestStatusMapping(t *testing.T) {
 			[]string{`"misc"`}, "misc"},
 		{"403 without a permission", 403, `{"detail":"Permission denied"}`, provider.KindForbidden,
 			[]string{"403 Forbidden", `"Permission denied"`, "lacks a permission"}, ""},
-		{"404", 404, `{"detail":"Not Found"}`, provider.KindNotFound, []string{"GET /auth/apikeys/9/", "list_keys"}, ""},
+		{"404", 404, `{"detail":"Not Found"}`, provider.KindNotFound, []string{"GET /auth/apikeys/9/"}, ""},
 		{"409", 409, `{"message":"name taken"}`, provider.KindConflict, []string{`"name taken"`}, ""},
 		{"400 Vast style", 400, `{"success":false,"error":"invalid_args","msg":"name is required"}`, provider.KindInvalid,
 			[]string{`"name is required"`, "(400)"}, ""},
@@ -314,7 +314,8 @@ func TestRetries(t *testing.T) {
 			assert.Len(t, srv.Requests(), tc.requests)
 			assert.Len(t, rec.all(), tc.requests-1, "one wait before each retry")
 			if tc.changed == provider.ChangedUnknown {
-				assert.Contains(t, pe.Message, "may have changed something on Vast.ai; check with list_keys")
+				assert.Contains(t, pe.Message, "may have changed something on Vast.ai, so look before retrying")
+				assert.Equal(t, provider.StepCheckKeys, pe.Step)
 			} else {
 				assert.NotContains(t, pe.Message, "may have changed")
 			}

@@ -336,7 +336,7 @@ func notFoundAs(err error, id string) error {
 	var pe *provider.Error
 	if errors.As(err, &pe) && pe.Kind == provider.KindNotFound {
 		return provider.Fail(provider.KindNotFound, provider.ChangedNo, Name, pe.Status,
-			"Lium has no key with id %q in this account; call list_keys to see the ids that exist", id)
+			"Lium has no key with id %q in this account", id).Next(provider.StepFindKey)
 	}
 	return err
 }

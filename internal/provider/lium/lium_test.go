@@ -96,8 +96,8 @@ func TestLifecycleWithASession(t *testing.T) {
 	}
 	_, err = p.Get(ctx, created.Key.ID)
 	pe := requireKind(t, err, provider.KindNotFound)
-	if !strings.Contains(pe.Message, created.Key.ID) || !strings.Contains(pe.Message, "list_keys") {
-		t.Fatalf("not-found sentence should name the id and list_keys: %s", pe.Message)
+	if !strings.Contains(pe.Message, created.Key.ID) || pe.Step != provider.StepFindKey {
+		t.Fatalf("not-found sentence should name the id and point at the list of keys: %s (%s)", pe.Message, pe.Step)
 	}
 	providertest.NoSecret(t, secrets, err)
 	err = p.Revoke(ctx, created.Key.ID)

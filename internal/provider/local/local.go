@@ -322,7 +322,7 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 			return err
 		}
 		if live >= a.maxKeys {
-			return provider.Errorf(provider.KindLimit, Name, "the local authority already holds %d live keys, its limit (KEYWARD_LOCAL_MAX_KEYS); revoke keys that are no longer needed with revoke_key, then retry", live)
+			return provider.Errorf(provider.KindLimit, Name, "the local authority already holds %d live keys, its limit (KEYWARD_LOCAL_MAX_KEYS)", live).Next(provider.StepRevokeUnused).For("KEYWARD_LOCAL_MAX_KEYS")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at, request_id) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
 			id, req.Name, strings.Join(req.Scopes, " "), secret.Start(key), secret.Last4(key), ms, store.Millis(req.ExpiresAt), ms, nullString(req.RequestID)); err != nil {
@@ -395,7 +395,7 @@ func (a *Authority) change(ctx context.Context, id string, allowExpired bool, fn
 		}
 		now := a.now()
 		if !allowExpired && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
-			return provider.Errorf(provider.KindConflict, Name, "key %q expired at %s; an expired key is final and cannot be changed; create a new key", id, k.ExpiresAt.Format(time.RFC3339))
+			return provider.Errorf(provider.KindConflict, Name, "key %q expired at %s; an expired key is final and cannot be changed", id, k.ExpiresAt.Format(time.RFC3339)).Next(provider.StepNewKey)
 		}
 		return fn(tx, now.UnixMilli())
 	})
@@ -513,7 +513,7 @@ func (a *Authority) Validate(ctx context.Context, key string) (provider.Validati
 	case e.expiresAt != 0 && now >= e.expiresAt:
 		v.Status, v.Reason = provider.StatusExpired, "this key is past its expiry"
 	case !e.active:
-		v.Status, v.Reason = provider.StatusDisabled, "this key is disabled; set_key_active can enable it"
+		v.Status, v.Reason, v.Step = provider.StatusDisabled, "this key is disabled", provider.StepEnable
 	default:
 		v.Status = provider.StatusValid
 		if e.validUntil != 0 {

@@ -236,7 +236,7 @@ func TestUnknownIDs(t *testing.T) {
 	_, err := e.a.Get(ctx, "key_nope")
 	require.True(t, provider.IsKind(err, provider.KindNotFound))
 	assert.Contains(t, err.Error(), "key_nope")
-	assert.Contains(t, err.Error(), "list_keys")
+	assert.Equal(t, provider.StepFindKey, provider.StepOf(err))
 	_, err = e.a.Update(ctx, "key_nope", provider.UpdateRequest{Name: ptr("x")})
 	assert.True(t, provider.IsKind(err, provider.KindNotFound))
 	_, err = e.a.SetActive(ctx, "key_nope", false)
@@ -333,7 +333,7 @@ func TestValidateStatuses(t *testing.T) {
 	v, err = e.a.Validate(ctx, c.Secret)
 	require.NoError(t, err)
 	assert.Equal(t, provider.StatusDisabled, v.Status)
-	assert.Contains(t, v.Reason, "set_key_active")
+	assert.Equal(t, provider.StepEnable, v.Step, "enabling it would make it work")
 	assert.Equal(t, c.Key.ID, v.KeyID)
 
 	// Extending the expiry before the deadline keeps it alive.
@@ -623,7 +623,7 @@ func TestKeyLimitCountsOnlyLiveKeys(t *testing.T) {
 	assert.True(t, provider.IsKind(err, provider.KindLimit), "%v", err)
 	assert.Contains(t, err.Error(), "KEYWARD_LOCAL_MAX_KEYS")
 	assert.Contains(t, err.Error(), "3 live keys")
-	assert.Contains(t, err.Error(), "revoke_key")
+	assert.Equal(t, provider.StepRevokeUnused, provider.StepOf(err))
 
 	// A disabled key is still live: it can be enabled again.
 	_, err = e.a.SetActive(ctx, c.Key.ID, false)

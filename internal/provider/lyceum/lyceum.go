@@ -187,7 +187,7 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 func (p *Provider) created(out createResponse, name, what string) (provider.Created, error) {
 	if out.ID == "" || out.secret() == "" {
 		return provider.Created{}, provider.Fail(provider.KindUpstream, provider.ChangedUnknown, p.Name(), 0,
-			"Lyceum %s but its answer lacked the id or the secret; the key may exist without keyward knowing its secret; check with list_keys and revoke any key you cannot use", what)
+			"Lyceum %s but its answer lacked the id or the secret; the key may exist without keyward knowing its secret, so revoke any key you cannot use", what).Next(provider.StepCheckKeys)
 	}
 	prefix := cmp.Or(out.KeyPrefix, out.Prefix, visiblePrefix(out.secret()))
 	return provider.Created{
@@ -207,7 +207,7 @@ func (p *Provider) Update(_ context.Context, _ string, req provider.UpdateReques
 	if req.Scopes != nil {
 		return provider.Key{}, provider.Unsupported(p.Name(), "Lyceum keys have no scopes: every key has full access to the account")
 	}
-	return provider.Key{}, provider.Unsupported(p.Name(), "Lyceum cannot rename a key or change its expiry; pass reissue: true to update_key to create a replacement and revoke the old one")
+	return provider.Key{}, provider.Unsupported(p.Name(), "Lyceum cannot rename a key or change its expiry in place; a replacement key can have the new settings").Next(provider.StepReissue)
 }
 
 // SetActive toggles only when the key is known to be in the other state,
@@ -245,7 +245,7 @@ func (p *Provider) SetActive(ctx context.Context, id string, active bool) (provi
 	}
 	if k.Active != active {
 		return k, provider.Errorf(provider.KindConflict, p.Name(),
-			"Lyceum toggled key %s but it is still %s, so something else changed it at the same time; check with get_key and try again", id, state(k.Active))
+			"Lyceum toggled key %s but it is still %s, so something else changed it at the same time", id, state(k.Active)).Next(provider.StepCheckKey)
 	}
 	return k, nil
 }
@@ -319,7 +319,7 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 	case v.ExpiresAt != nil && !v.ExpiresAt.After(p.now()):
 		v.Status, v.Reason = provider.StatusExpired, fmt.Sprintf("the key expired at %s", v.ExpiresAt.Format(time.RFC3339))
 	case found && !match.Active:
-		v.Status, v.Reason = provider.StatusDisabled, "the key is disabled; set_key_active with active=true enables it"
+		v.Status, v.Reason, v.Step = provider.StatusDisabled, "the key is disabled", provider.StepEnable
 	default:
 		v.Status, v.Reason = provider.StatusNotFound, notAccepted
 	}

@@ -101,7 +101,7 @@ func TestLifecycle(t *testing.T) {
 	v, err = p.Validate(ctx, created.Secret)
 	require.NoError(t, err)
 	assert.Equal(t, provider.StatusDisabled, v.Status)
-	assert.Contains(t, v.Reason, "set_key_active")
+	assert.Equal(t, provider.StepEnable, v.Step)
 	_, err = lyceum.New(settings(f, created.Secret)).List(ctx)
 	requireKind(t, err, provider.KindUnauthorized)
 
@@ -280,7 +280,7 @@ func TestUnsupported(t *testing.T) {
 	name := "x"
 	_, err := p.Update(ctx, "id", provider.UpdateRequest{Name: &name})
 	pe := requireKind(t, err, provider.KindUnsupported)
-	assert.Contains(t, pe.Message, "reissue: true")
+	assert.Equal(t, provider.StepReissue, pe.Step)
 	_, err = p.Update(ctx, "id", provider.UpdateRequest{Scopes: []string{"a"}})
 	pe = requireKind(t, err, provider.KindUnsupported)
 	assert.Equal(t, "Lyceum keys have no scopes: every key has full access to the account", pe.Message)
@@ -346,7 +346,7 @@ func TestWritesAreNotRetried(t *testing.T) {
 		_, err := p.Create(context.Background(), provider.CreateRequest{Name: "x"})
 		pe := requireKind(t, err, provider.KindUpstream)
 		assert.Equal(t, provider.ChangedUnknown, pe.Changed)
-		assert.Contains(t, pe.Message, "check with list_keys")
+		assert.Equal(t, provider.StepCheckKeys, pe.Step)
 		assert.Equal(t, 1, count(f, http.MethodPost, "/api/v2/external/auth/api-keys/"))
 	})
 	t.Run("create on 503", func(t *testing.T) {

@@ -180,7 +180,7 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 	}
 	if out.ID <= 0 || out.Key == "" {
 		return provider.Created{}, provider.Fail(provider.KindUpstream, provider.ChangedUnknown, Name, 0,
-			"Vast.ai accepted the new key but its answer lacked the id or the secret; the key may exist without keyward knowing its secret; check with list_keys and revoke any key you cannot use")
+			"Vast.ai accepted the new key but its answer lacked the id or the secret; the key may exist without keyward knowing its secret, so revoke any key you cannot use").Next(provider.StepCheckKeys)
 	}
 	k := provider.Key{
 		ID:          strconv.FormatInt(out.ID, 10),
@@ -203,13 +203,13 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 func (p *Provider) Update(_ context.Context, _ string, req provider.UpdateRequest) (provider.Key, error) {
 	switch {
 	case req.Scopes != nil:
-		return provider.Key{}, provider.Unsupported(Name, "Vast.ai fixes a key's permissions at creation; pass reissue: true to update_key to create a replacement with the new scopes and revoke the old one")
+		return provider.Key{}, provider.Unsupported(Name, "Vast.ai fixes a key's permissions at creation; a replacement key can have the new scopes").Next(provider.StepReissue)
 	case req.Name != nil:
-		return provider.Key{}, provider.Unsupported(Name, "Vast.ai cannot rename a key; pass reissue: true to update_key to create a replacement with the new name and revoke the old one")
+		return provider.Key{}, provider.Unsupported(Name, "Vast.ai cannot rename a key; a replacement key can have the new name").Next(provider.StepReissue)
 	case req.SetExpiry:
 		return provider.Key{}, provider.Unsupported(Name, "Vast.ai keys have no expiry of their own; keyward records the deadline and revokes the key when it passes")
 	}
-	return provider.Key{}, provider.Errorf(provider.KindInvalid, Name, "update_key needs a name, scopes or expires_in to change")
+	return provider.Key{}, provider.Errorf(provider.KindInvalid, Name, "an update needs a new name, scopes or expiry")
 }
 
 func (p *Provider) SetActive(context.Context, string, bool) (provider.Key, error) {
@@ -319,13 +319,13 @@ func (p *Provider) gone(ctx context.Context, id string) (bool, error) {
 
 func unconfirmed(what string, listErr error) error {
 	return provider.Fail(provider.KindUpstream, provider.ChangedUnknown, Name, 0,
-		"%s, and keyward could not list the keys to see whether it is gone (%s); the key may still work: check with list_keys and revoke it again if it is listed",
-		what, strings.TrimSuffix(listErr.Error(), "."))
+		"%s, and keyward could not list the keys to see whether it is gone (%s); the key may still work: if it is still listed, revoke it again",
+		what, strings.TrimSuffix(listErr.Error(), ".")).Next(provider.StepCheckKeys)
 }
 
 func stillListed(what string) error {
 	return provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, 0,
-		"%s; the key is still listed, so it was not revoked and still works; try revoke_key again later", what)
+		"%s; the key is still listed, so it was not revoked and still works; try again later", what)
 }
 
 func changedOf(err error) provider.Changed {
@@ -444,12 +444,12 @@ func keyPath(id int64) string { return pathKeys + strconv.FormatInt(id, 10) + "/
 func checkScopes(scopes []string) ([]string, error) {
 	if len(scopes) == 0 {
 		return nil, provider.Errorf(provider.KindInvalid, Name,
-			"Vast.ai gives a key without permissions full access to the account, so keyward creates none; name at least one scope (list_scopes shows them)")
+			"Vast.ai gives a key without permissions full access to the account, so keyward creates none; name at least one scope").Next(provider.StepListScopes)
 	}
 	out := slices.Clone(scopes)
 	for _, s := range out {
 		if !slices.ContainsFunc(vocabulary, func(v provider.Scope) bool { return v.Name == s }) {
-			return nil, provider.Errorf(provider.KindInvalid, Name, "%q is not a Vast.ai permission; list_scopes shows the ones that exist", s)
+			return nil, provider.Errorf(provider.KindInvalid, Name, "%q is not a Vast.ai permission", s).Next(provider.StepListScopes)
 		}
 	}
 	slices.Sort(out)

@@ -123,7 +123,7 @@ func TestLifecycle(t *testing.T) {
 	requireKind(t, err, provider.KindNotFound)
 	err = p.Revoke(ctx, created.Key.ID)
 	pe := requireKind(t, err, provider.KindNotFound)
-	assert.Contains(t, pe.Message, "list_keys")
+	assert.Equal(t, provider.StepFindKey, pe.Step)
 
 	providertest.NoSecret(t, secrets, keys, got, v, err)
 }
@@ -294,7 +294,8 @@ func TestUnsupported(t *testing.T) {
 
 	_, err := p.Update(ctx, "1001", provider.UpdateRequest{Scopes: []string{"misc"}})
 	pe := requireKind(t, err, provider.KindUnsupported)
-	assert.Equal(t, "Vast.ai fixes a key's permissions at creation; pass reissue: true to update_key to create a replacement with the new scopes and revoke the old one", pe.Message)
+	assert.Equal(t, "Vast.ai fixes a key's permissions at creation; a replacement key can have the new scopes", pe.Message)
+	assert.Equal(t, provider.StepReissue, pe.Step)
 
 	_, err = p.Update(ctx, "1001", provider.UpdateRequest{Name: &name})
 	pe = requireKind(t, err, provider.KindUnsupported)

@@ -1,0 +1,171 @@
+package manager
+
+import (
+	"time"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// The manager's answers are types, not sentences or JSON: the MCP tools and
+// the CLI each turn them into their own words and shapes.
+
+// Key is a key as keyward knows it: the platform's metadata with keyward's
+// own record of it. It never holds a secret.
+type Key struct {
+	Provider   string
+	ID         string
+	Name       string
+	Scopes     []string
+	Active     bool
+	CreatedAt  *time.Time
+	ExpiresAt  *time.Time // the earlier of the platform's expiry and keyward's deadline
+	LastUsedAt *time.Time
+	Masked     string
+	// ExpiryEnforced: keyward itself revokes the key at ExpiresAt.
+	ExpiryEnforced bool
+	// FullAccess: the platform's keys have no scopes.
+	FullAccess bool
+	// Constraints narrow Scopes; AllowedIPs limit where the key works from;
+	// AllowedIPsAsCreated marks a list keyward recorded at creation because
+	// the platform does not show it.
+	Constraints         []provider.Constraint
+	AllowedIPs          []string
+	AllowedIPsAsCreated bool
+}
+
+// Delivery says where a new secret went. Secret is set only in inline mode.
+type Delivery struct {
+	Mode         secret.Mode
+	File         string
+	Secret       string
+	Acknowledged *bool // elicit mode: whether the human acknowledged it
+}
+
+// NewSecret answers every call that makes a key or a secret (create, update,
+// re-issue, rotate).
+type NewSecret struct {
+	Key           Key
+	Delivery      Delivery
+	ReplacedKeyID string
+	OldValidUntil *time.Time
+	Confirmation  Confirmation
+	Notes         []Note
+}
+
+// Revoked answers a revoke.
+type Revoked struct {
+	Provider     string
+	KeyID        string
+	Name         string
+	FileRemoved  string
+	Confirmation Confirmation
+	Notes        []Note
+}
+
+// NoteKind is one kind of thing a caller should know about an outcome.
+type NoteKind string
+
+const (
+	NoteDefaultScopes         NoteKind = "default_scopes"          // Scopes were applied for want of any
+	NoteExpiry                NoteKind = "expiry"                  // Text: how the deadline is kept (policy's sentence)
+	NoteFullAccess            NoteKind = "full_access"             // Text: the platform's title
+	NoteNotAsked              NoteKind = "not_asked"               // the human could not be asked to confirm
+	NoteSecretInline          NoteKind = "secret_inline"           // the secret is in the answer, once
+	NoteSecretShown           NoteKind = "secret_shown"            // the human saw the secret; the caller did not
+	NoteSecretFile            NoteKind = "secret_file"             // Path holds the secret
+	NoteElicitUnavailable     NoteKind = "elicit_unavailable"      // the client cannot show it: written to a file
+	NoteElicitNotAcknowledged NoteKind = "elicit_not_acknowledged" // not acknowledged: written to a file
+	NoteElicitFailed          NoteKind = "elicit_failed"           // showing it failed: written to a file
+	NoteOldKeyGrace           NoteKind = "old_key_grace"           // KeyID keeps working until At, then keyward revokes it
+	NoteOldKeyRevoked         NoteKind = "old_key_revoked"         // KeyID was revoked
+	NoteOldKeyNotRevoked      NoteKind = "old_key_not_revoked"     // KeyID could not be revoked (Err)
+	NoteOldKeyNotScheduled    NoteKind = "old_key_not_scheduled"   // KeyID could not be scheduled for revocation (Err)
+	NoteFileRemoved           NoteKind = "file_removed"            // the key's secret file Path was removed
+	NotePreviousFileRemoved   NoteKind = "previous_file_removed"   // the superseded secret file Path was removed
+	NoteFileNotRemoved        NoteKind = "file_not_removed"        // Path could not be removed (Err): delete it by hand
+	NoteOldSecretGrace        NoteKind = "old_secret_grace"        // the old secret works until At
+	NoteRotatedByReissue      NoteKind = "rotated_by_reissue"      // Text: the platform's title
+)
+
+// Note is one thing a caller should know about an outcome. Which fields are
+// set depends on Kind.
+type Note struct {
+	Kind   NoteKind
+	Scopes []string
+	KeyID  string
+	At     *time.Time
+	Path   string
+	Err    error
+	Text   string
+}
+
+// ProviderInfo is one provider as list_providers shows it.
+type ProviderInfo struct {
+	Name          string
+	Title         string
+	Configured    bool
+	EnableWith    string // the variable that enables a known but unconfigured provider
+	Capabilities  provider.Capabilities
+	DefaultScopes []string
+	AllowedScopes []string
+}
+
+// PolicyInfo is the policy in force.
+type PolicyInfo struct {
+	Rules    policy.Rules
+	Reveal   secret.Mode
+	Confirm  policy.ConfirmMode
+	ReadOnly bool
+	Tools    []string
+	MaxGrace time.Duration
+}
+
+// Providers answers ListProviders.
+type Providers struct {
+	Providers []ProviderInfo
+	Policy    PolicyInfo
+}
+
+// ScopeInfo is one scope with the policy on it.
+type ScopeInfo struct {
+	provider.Scope
+	Allowed bool // within the ceiling
+	Default bool // given to a key created without scopes
+}
+
+// Scopes answers ListScopes.
+type Scopes struct {
+	Provider          string
+	Title             string
+	HasScopes         bool
+	Scopes            []ScopeInfo
+	Default           []string
+	Ceiling           []string
+	FullAccessAllowed bool // without scopes: whether the operator allows creating full-access keys
+}
+
+// Listing answers ListKeys.
+type Listing struct {
+	Provider   string
+	Keys       []Key
+	Total      int // matching keys, across all pages
+	NextCursor string
+}
+
+// Validation answers ValidateKey: a secret's status, or with no secret the
+// identity of keyward's own credential.
+type Validation struct {
+	Provider string
+	Valid    bool
+	provider.Validation
+	Whoami *provider.Identity
+}
+
+// AuditPage answers AuditLog.
+type AuditPage struct {
+	Records    []audit.Record
+	NextCursor string
+}
