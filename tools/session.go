@@ -7,6 +7,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/manager"
 )
 
@@ -23,13 +24,13 @@ func WithTransport(ctx context.Context, name string) context.Context {
 // shutdown), with the caller's identity. What the caller passed is masked and
 // cut short: a refused call must not be a way to store anything.
 func AuditRefused(ctx context.Context, m *manager.Manager, req mcp.CallToolRequest, reason string) {
-	ctx = manager.WithCaller(ctx, callerOf(ctx))
+	ctx = caller.With(ctx, callerOf(ctx))
 	args := req.GetArguments()
 	m.RecordRefused(ctx, scrub(req.Params.Name, 64), boundedArg(args, "provider"), boundedArg(args, "key_id"), scrub(reason, maxErrorEcho))
 }
 
-func callerOf(ctx context.Context) manager.Caller {
-	c := manager.Caller{}
+func callerOf(ctx context.Context) caller.Identity {
+	c := caller.Identity{}
 	c.Transport, _ = ctx.Value(transportKey{}).(string)
 	session := server.ClientSessionFromContext(ctx)
 	if session == nil {
@@ -48,10 +49,10 @@ func callerOf(ctx context.Context) manager.Caller {
 func enrich(ctx context.Context, s *server.MCPServer) context.Context {
 	if info, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
 		if info.GetClientCapabilities().Elicitation != nil && canAskDuringCall(ctx) {
-			ctx = manager.WithHuman(ctx, elicitor{s: s})
+			ctx = caller.WithHuman(ctx, elicitor{s: s})
 		}
 	}
-	return manager.WithCaller(ctx, callerOf(ctx))
+	return caller.With(ctx, callerOf(ctx))
 }
 
 // elicitor asks the human through MCP elicitation (form mode).
@@ -70,7 +71,7 @@ func (e elicitor) ask(ctx context.Context, message, field, title string) (*mcp.E
 	}})
 }
 
-func (e elicitor) Confirm(ctx context.Context, message string) (manager.Decision, error) {
+func (e elicitor) Confirm(ctx context.Context, message string) (caller.Decision, error) {
 	res, err := e.ask(ctx, message, "confirm", "Yes, do it")
 	if err != nil {
 		return "", err
@@ -78,13 +79,13 @@ func (e elicitor) Confirm(ctx context.Context, message string) (manager.Decision
 	switch res.Action {
 	case mcp.ElicitationResponseActionAccept:
 		if fieldTrue(res.Content, "confirm") {
-			return manager.Accept, nil
+			return caller.Accept, nil
 		}
-		return manager.Decline, nil
+		return caller.Decline, nil
 	case mcp.ElicitationResponseActionCancel:
-		return manager.Cancel, nil
+		return caller.Cancel, nil
 	case mcp.ElicitationResponseActionDecline:
-		return manager.Decline, nil
+		return caller.Decline, nil
 	}
 	return "", fmt.Errorf("the client answered with an unknown action %q", res.Action)
 }

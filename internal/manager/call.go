@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/policy"
 )
 
@@ -57,7 +58,7 @@ func (c *call) end(err error) {
 
 // stamp fills in who called and the outcome err stands for.
 func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Record {
-	cl := callerFrom(ctx)
+	cl := caller.From(ctx)
 	if r.ClientName == "" {
 		r.ClientName, r.ClientVersion, r.SessionID, r.Transport = cl.ClientName, cl.ClientVersion, cl.SessionID, cl.Transport
 	}

@@ -2,70 +2,51 @@ package manager
 
 import (
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/provider"
-	"github.com/keyward/keyward/internal/secret"
 )
 
 // checkDelivery fails before anything changes upstream if the secret could
-// not be stored afterwards.
-func (m *Manager) checkDelivery() error {
-	if m.opts.Reveal == secret.ModeInline {
-		return nil
-	}
-	if err := secret.EnsurePrivateDir(m.opts.SecretsDir); err != nil {
-		return fmt.Errorf("new secrets go to KEYWARD_SECRETS_DIR, which is not usable: %w; nothing was changed", err)
-	}
-	return nil
-}
+// not be delivered afterwards.
+func (m *Manager) checkDelivery() error { return m.opts.Secrets.Ready() }
 
-// deliver hands the new secret to the place the operator chose. Elicitation
-// falls back to a file whenever the human did not see it, so no secret is lost.
+// deliver hands a new secret to its place and says so in notes.
 func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.Created) (Delivery, []Note, error) {
-	switch m.opts.Reveal {
-	case secret.ModeInline:
-		return Delivery{Mode: secret.ModeInline, Secret: c.Secret}, []Note{{Kind: NoteSecretInline}}, nil
-	case secret.ModeElicit:
-		h := humanFrom(ctx)
-		if h == nil {
-			d, notes, err := m.deliverFile(p, c)
-			return d, append(notes, Note{Kind: NoteElicitUnavailable}), err
-		}
-		msg := fmt.Sprintf("New secret for key %q (%s) on %s:\n\n%s\n\nCopy it now: it is shown only once and keyward keeps no copy.", c.Key.Name, c.Key.ID, p.Title(), c.Secret)
-		ack, err := h.ShowSecret(ctx, msg)
-		if err == nil && ack {
-			t := true
-			return Delivery{Mode: secret.ModeElicit, Acknowledged: &t}, []Note{{Kind: NoteSecretShown}}, nil
-		}
-		d, notes, ferr := m.deliverFile(p, c)
-		f := false
-		d.Acknowledged = &f
-		why := NoteElicitNotAcknowledged
-		if err != nil {
-			why = NoteElicitFailed
-		}
-		return d, append(notes, Note{Kind: why}), ferr
-	}
-	return m.deliverFile(p, c)
-}
-
-func (m *Manager) deliverFile(p provider.Provider, c provider.Created) (Delivery, []Note, error) {
-	path, err := secret.WriteFile(m.opts.SecretsDir, p.Name(), c.Key.ID, c.Secret)
+	r, err := m.opts.Secrets.Deliver(ctx, p.Name(), p.Title(), c)
 	if err != nil {
 		return Delivery{}, nil, err
 	}
-	return Delivery{Mode: secret.ModeFile, File: path}, []Note{{Kind: NoteSecretFile, Path: path}}, nil
+	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged}
+	var notes []Note
+	switch {
+	case r.Secret != "":
+		notes = append(notes, Note{Kind: NoteSecretInline})
+	case r.File != "":
+		notes = append(notes, Note{Kind: NoteSecretFile, Path: r.File})
+	case r.Acknowledged != nil && *r.Acknowledged:
+		notes = append(notes, Note{Kind: NoteSecretShown})
+	}
+	switch r.Fallback {
+	case delivery.FallbackUnavailable:
+		notes = append(notes, Note{Kind: NoteElicitUnavailable})
+	case delivery.FallbackNotAcknowledged:
+		notes = append(notes, Note{Kind: NoteElicitNotAcknowledged})
+	case delivery.FallbackFailed:
+		notes = append(notes, Note{Kind: NoteElicitFailed})
+	}
+	return d, notes, nil
 }
 
 // removeSecretFile removes a secret file keyward wrote; it answers the path
-// when a file was there, or a note saying it must be deleted by hand.
+// when a file was there, and a note: removedKind, or one saying it must be
+// deleted by hand.
 func (m *Manager) removeSecretFile(path string, removedKind NoteKind) (string, *Note) {
 	if path == "" {
 		return "", nil
 	}
-	removed, err := secret.RemoveFile(path)
+	removed, err := m.opts.Secrets.Remove(path)
 	if err != nil {
 		return "", &Note{Kind: NoteFileNotRemoved, Path: path, Err: err}
 	}

@@ -48,7 +48,15 @@ func (m *Manager) beginCreate(ctx context.Context, p provider.Provider, name, to
 	if err != nil {
 		return nil, fmt.Errorf("the state file could not record the create before it starts (%w); nothing was changed", err)
 	}
+	m.creating.Store(in.id, true)
 	return in, nil
+}
+
+// doneCreating: the create's call is over, whatever became of its intent.
+func (m *Manager) doneCreating(in *intent) {
+	if in != nil {
+		m.creating.Delete(in.id)
+	}
 }
 
 // noteKey and noteFile record progress, so recovery knows what to undo.
@@ -142,7 +150,8 @@ func (m *Manager) Reconcile(ctx context.Context) (int, error) {
 // process with this pid), or it has not been heard of for intentLease.
 func (m *Manager) abandoned(pi pendingIntent) bool {
 	if pi.holder == holder {
-		return false // our own create, in flight
+		_, inFlight := m.creating.Load(pi.id)
+		return !inFlight // ours: in flight, or left by an undo that failed
 	}
 	if m.now().Sub(pi.heartbeat) >= intentLease {
 		return true

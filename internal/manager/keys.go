@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/sanitize"
@@ -140,6 +141,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 	if err != nil {
 		return NewSecret{}, err
 	}
+	defer m.doneCreating(in)
 	req.RequestID = in.id
 	created, err := p.Create(ctx, req)
 	if err != nil {
@@ -169,7 +171,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 	}
 	m.noteFile(ctx, in, d.File)
 	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File,
-		createdBy: callerFrom(ctx).ClientName, bornAt: born,
+		createdBy: caller.From(ctx).ClientName, bornAt: born,
 		constraints: req.Constraints, allowedIPs: req.AllowedIPs, narrowing: true}
 	if exp.Enforced {
 		mk.expiresAt = exp.Deadline
@@ -329,7 +331,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	}
 	if pl.expChange && (pl.exp.Enforced || (mk != nil && mk.expiresAt != nil)) {
 		if mk == nil {
-			mk = &managedKey{provider: p.Name(), keyID: cur.ID, createdBy: callerFrom(ctx).ClientName, bornAt: bornOf(cur, nil)}
+			mk = &managedKey{provider: p.Name(), keyID: cur.ID, createdBy: caller.From(ctx).ClientName, bornAt: bornOf(cur, nil)}
 		}
 		mk.name, mk.expiresAt = updated.Name, nil
 		if pl.exp.Enforced {
@@ -574,7 +576,7 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 	if err != nil {
 		return NewSecret{}, err
 	}
-	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File, createdBy: callerFrom(ctx).ClientName}
+	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File, createdBy: caller.From(ctx).ClientName}
 	if mk != nil {
 		next.createdBy, next.bornAt, next.expiresAt = mk.createdBy, mk.bornAt, mk.expiresAt
 	}

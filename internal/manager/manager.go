@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
+	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
@@ -26,55 +29,6 @@ const DefaultProvider = "local"
 // MaxGrace bounds how long a rotated-away secret may keep working.
 const MaxGrace = 7 * policy.Day
 
-// Caller identifies who is asking, for the audit log.
-type Caller struct {
-	ClientName    string
-	ClientVersion string
-	SessionID     string
-	Transport     string
-}
-
-// Decision is the human's answer to a confirmation.
-type Decision string
-
-const (
-	Accept  Decision = "accept"
-	Decline Decision = "decline"
-	Cancel  Decision = "cancel"
-)
-
-// Human reaches the person behind the client (MCP elicitation). It is absent
-// when the client cannot ask.
-type Human interface {
-	Confirm(ctx context.Context, message string) (Decision, error)
-	// ShowSecret shows message (which holds a secret) to the human only and
-	// reports whether they acknowledged it.
-	ShowSecret(ctx context.Context, message string) (acknowledged bool, err error)
-}
-
-type callerKey struct{}
-type humanKey struct{}
-
-// WithCaller attaches the caller to ctx.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// WithHuman attaches a way to reach the human to ctx.
-func WithHuman(ctx context.Context, h Human) context.Context {
-	return context.WithValue(ctx, humanKey{}, h)
-}
-
-func callerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
-}
-
-func humanFrom(ctx context.Context) Human {
-	h, _ := ctx.Value(humanKey{}).(Human)
-	return h
-}
-
 // Options wire a Manager.
 type Options struct {
 	Providers  []provider.Provider // "local" among them
@@ -83,7 +37,10 @@ type Options struct {
 	Audit      *audit.Log
 	Reveal     secret.Mode
 	SecretsDir string
-	Confirm    policy.ConfirmMode // ask the human before destructive or write-scoped actions
+	// Secrets delivers new secrets; nil: files and fallbacks under SecretsDir
+	// in the Reveal mode (tests put a scripted delivery here).
+	Secrets delivery.Secrets
+	Confirm policy.ConfirmMode // ask the human before destructive or write-scoped actions
 	// Unconfigured maps known but unconfigured providers to the variable that enables them.
 	Unconfigured map[string]string
 	// ReadOnly and Tools are the tool selection in force, which ListProviders reports.
@@ -100,6 +57,10 @@ type Manager struct {
 	opts      Options
 	log       *slog.Logger
 	now       func() time.Time
+	// creating holds the ids of this process's creates in flight: Reconcile
+	// leaves them alone, and undoes this process's other intents (a create
+	// whose undo failed) like any other.
+	creating sync.Map
 }
 
 // New builds a Manager.
@@ -118,6 +79,9 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.Confirm == "" {
 		o.Confirm = policy.ConfirmAsk
+	}
+	if o.Secrets == nil {
+		o.Secrets = delivery.Files{Mode: o.Reveal, Dir: o.SecretsDir}
 	}
 	m := &Manager{providers: map[string]provider.Provider{}, opts: o, log: o.Logger, now: o.Now}
 	for _, p := range o.Providers {
@@ -219,7 +183,7 @@ func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, er
 	if m.opts.Confirm == policy.ConfirmOff {
 		return NotAsked, nil
 	}
-	h := humanFrom(ctx)
+	h := caller.HumanFrom(ctx)
 	if h == nil {
 		if m.opts.Confirm == policy.ConfirmRequired {
 			return CouldNotAsk, &policy.Refusal{
@@ -234,9 +198,9 @@ func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, er
 		return AskFailed, &declinedError{msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
 	}
 	switch d {
-	case Accept:
+	case caller.Accept:
 		return Confirmed, nil
-	case Cancel:
+	case caller.Cancel:
 		return Cancelled, &declinedError{msg: "the human cancelled the confirmation; nothing was changed. Do not retry unless the human asks you to"}
 	}
 	return Declined, &declinedError{msg: "the human declined; nothing was changed. Do not retry unless the human asks you to"}
