@@ -13,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/store"
 )
 
 // TestKillDuringCreatesLeavesNoHalfState kills keyward with SIGKILL while
@@ -150,4 +153,22 @@ func TestAuditTableEscapesAgentText(t *testing.T) {
 	assert.NotContains(t, string(out), "\x07")
 	assert.NotContains(t, string(out), "\u202e")
 	assert.Contains(t, string(out), `evil\x0A2026-01-01`)
+}
+
+// Reading the audit log changes nothing: records past KEYWARD_AUDIT_RETENTION
+// are purged by serving keyward, never by keyward audit.
+func TestAuditCommandDoesNotPurge(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "k.db")
+	st, err := store.Open(t.Context(), db)
+	require.NoError(t, err)
+	require.NoError(t, audit.New(st, nil).Write(t.Context(), audit.Record{At: time.Now().Add(-400 * 24 * time.Hour), Tool: "create_key", Provider: "local", Outcome: audit.OutcomeOK}))
+	require.NoError(t, st.Close())
+	for range 2 {
+		cmd := exec.Command(binary, "audit", "--json", "--since", "1000d")
+		cmd.Env = append(os.Environ(), "KEYWARD_DB="+db)
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		assert.Equal(t, 1, strings.Count(string(out), `"tool":"create_key"`), "the old record is still there")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,10 +35,10 @@ type PlatformSettings struct {
 // expires_in does; Options.FuncMap (parsers) reads them and the numbers and
 // booleans, so that a bad value is quoted in the message with its variable.
 type Config struct {
-	DB         string `env:"KEYWARD_DB"`
-	SecretsDir string `env:"KEYWARD_SECRETS_DIR"`
-	Reveal     string `env:"KEYWARD_REVEAL" envDefault:"file"`
-	LogLevel   string `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
+	DB         string     `env:"KEYWARD_DB"`
+	SecretsDir string     `env:"KEYWARD_SECRETS_DIR"`
+	Reveal     string     `env:"KEYWARD_REVEAL" envDefault:"file"`
+	Level      slog.Level `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
 
 	LocalScopes  []string `env:"KEYWARD_LOCAL_SCOPES" envDefault:"read,write"`
 	LocalMaxKeys int      `env:"KEYWARD_LOCAL_MAX_KEYS" envDefault:"100"`
@@ -73,7 +74,6 @@ type Config struct {
 
 	// Parsed forms.
 	RevealMode secret.Mode `env:"-"`
-	Level      slog.Level  `env:"-"`
 	// SessionIdleText is SessionIdle as keyward writes durations (30m), for messages.
 	SessionIdleText string `env:"-"`
 
@@ -93,8 +93,18 @@ func LoadFrom(environ map[string]string) (*Config, error) {
 	if environ == nil {
 		environ = env.ToMap(os.Environ())
 	}
+	// Spaces around a value are never meant (a token pasted with a newline,
+	// " warn "): every variable keyward reads is trimmed before parsing.
+	// The checks of lists still see the raw values, to quote them and to tell
+	// a value of only spaces (set, naming nothing) from an unset one.
+	trimmed := maps.Clone(environ)
+	for _, name := range variables() {
+		if v, ok := trimmed[name]; ok {
+			trimmed[name] = strings.TrimSpace(v)
+		}
+	}
 	var c Config
-	parseErr := nameVariables(env.ParseWithOptions(&c, env.Options{Environment: environ, FuncMap: parsers()}))
+	parseErr := nameVariables(env.ParseWithOptions(&c, env.Options{Environment: trimmed, FuncMap: parsers()}), environ)
 	c.readPlatforms(environ)
 	vars := checkVariables(environ)
 	c.warnings = vars.warnings
@@ -170,9 +180,6 @@ func (c *Config) finish(environ map[string]string) error {
 	var err error
 	if c.RevealMode, err = secret.ParseMode(strings.ToLower(strings.TrimSpace(c.Reveal))); err != nil {
 		errs = append(errs, err)
-	}
-	if err := c.Level.UnmarshalText([]byte(strings.TrimSpace(c.LogLevel))); err != nil {
-		bad("KEYWARD_LOG_LEVEL=%q is not a log level; use debug, info, warn or error", c.LogLevel)
 	}
 	c.SessionIdleText = policy.FormatDuration(c.SessionIdle)
 	if c.DefaultTTL > 0 && c.MaxTTL > 0 && c.DefaultTTL > c.MaxTTL {
@@ -338,7 +345,7 @@ func parsers() map[reflect.Type]env.ParserFunc {
 // nameVariables rewrites the env library's parse errors, which name Go
 // fields, into sentences that name the variable, quote the value and give
 // the accepted form.
-func nameVariables(err error) error {
+func nameVariables(err error, environ map[string]string) error {
 	var agg env.AggregateError
 	if err == nil || !errors.As(err, &agg) {
 		return err
@@ -346,18 +353,24 @@ func nameVariables(err error) error {
 	out := make([]error, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
-		var bv *badValue
-		if !errors.As(e, &pe) || !errors.As(pe.Err, &bv) {
+		if !errors.As(e, &pe) {
 			out = append(out, e)
 			continue
 		}
 		f, _ := reflect.TypeFor[Config]().FieldByName(pe.Name)
 		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		if name == "" {
+		var bv *badValue
+		switch {
+		case name == "":
 			out = append(out, e)
-			continue
+		case errors.As(pe.Err, &bv):
+			out = append(out, fmt.Errorf("%s=%w", name, bv))
+		case pe.Type == reflect.TypeFor[slog.Level]():
+			// slog.Level reads itself (encoding.TextUnmarshaler), before any FuncMap.
+			out = append(out, fmt.Errorf("%s=%w", name, &badValue{environ[name], "a log level; use debug, info, warn or error"}))
+		default:
+			out = append(out, e)
 		}
-		out = append(out, fmt.Errorf("%s=%w", name, bv))
 	}
 	return errors.Join(out...)
 }

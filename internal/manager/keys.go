@@ -61,9 +61,9 @@ func keyIDArg(id string) (string, error) {
 	return id, nil
 }
 
-// managing resolves a provider for a call that manages keys, which platforms
+// providerThatManages resolves a provider for a call that manages keys, which platforms
 // whose keys live only in their dashboard cannot serve.
-func (m *Manager) managing(name string) (provider.Provider, error) {
+func (m *Manager) providerThatManages(name string) (provider.Provider, error) {
 	p, err := m.provider(name)
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, e
 		return res, err
 	}
 	c.rec.KeyName = a.Name
-	p, err := m.managing(a.Provider)
+	p, err := m.providerThatManages(a.Provider)
 	if err != nil {
 		return res, err
 	}
@@ -159,7 +159,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 
 	undo := func(cause error) error {
 		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
-			return provider.WithStep(fmt.Errorf("%w; the new key %s could not be revoked either (%v): keyward retries at its next check, or revoke it by hand", cause, created.Key.ID, rerr), provider.StepRevoke)
+			return provider.WithStep(fmt.Errorf("%w; the new key %s could not be revoked either (%w): keyward retries at its next check, or revoke it by hand", cause, created.Key.ID, rerr), provider.StepRevoke)
 		}
 		m.dropIntent(ctx, in)
 		return fmt.Errorf("%w; the new key was revoked again, so nothing is left behind", cause)
@@ -193,7 +193,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		if _, n := m.removeSecretFile(d.File, NoteFileRemoved); n != nil && n.Err != nil {
 			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.File, "err", n.Err)
 		}
-		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%v)", err))
+		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%w)", err))
 	}
 	return NewSecret{Key: view(p, created.Key, &mk), Delivery: d, Notes: notes}, nil
 }
@@ -301,7 +301,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	if a.Name == nil && a.Scopes == nil && strings.TrimSpace(a.ExpiresIn) == "" {
 		return res, errors.New("nothing to change: give a new name, scopes or expiry")
 	}
-	p, err := m.managing(a.Provider)
+	p, err := m.providerThatManages(a.Provider)
 	if err != nil {
 		return res, err
 	}
@@ -362,7 +362,7 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
 	}
-	p, err := m.managing(a.Provider)
+	p, err := m.providerThatManages(a.Provider)
 	if err != nil {
 		return res, err
 	}
@@ -462,7 +462,7 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
-	p, err := m.managing(providerName)
+	p, err := m.providerThatManages(providerName)
 	if err != nil {
 		return res, err
 	}
@@ -506,7 +506,7 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 			return res, fmt.Errorf("grace %s is longer than the maximum of %s; the old secret should stop soon after the new one is in place", policy.FormatDuration(grace), policy.FormatDuration(MaxGrace))
 		}
 	}
-	p, err := m.managing(a.Provider)
+	p, err := m.providerThatManages(a.Provider)
 	if err != nil {
 		return res, err
 	}
@@ -597,7 +597,7 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
 	}
-	p, err := m.managing(providerName)
+	p, err := m.providerThatManages(providerName)
 	if err != nil {
 		return res, err
 	}
@@ -612,7 +612,12 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	if err = p.Revoke(ctx, cur.ID); err != nil {
 		return res, err
 	}
-	mk, _ := m.managed(ctx, p.Name(), cur.ID)
+	mk, err := m.managed(ctx, p.Name(), cur.ID)
+	if err != nil {
+		// The key is revoked; only keyward's bookkeeping is behind.
+		m.log.Warn("reading keyward's record of a revoked key failed; its secret file, if any, is left behind", "provider", p.Name(), "key_id", cur.ID, "err", err)
+		err = nil
+	}
 	res = Revoked{Provider: p.Name(), KeyID: cur.ID, Name: cur.Name, Confirmation: c.confirmation()}
 	res.FileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
 	res.Notes = append(res.Notes, c.notes...)

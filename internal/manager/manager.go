@@ -146,18 +146,26 @@ func view(p provider.Provider, k provider.Key, mk *managedKey) Key {
 }
 
 // viewWithRecord shows one key with keyward's record of it.
+// Without the record (the state file failed) the platform's view is shown,
+// and the failure logged.
 func (m *Manager) viewWithRecord(ctx context.Context, p provider.Provider, k provider.Key) Key {
-	mk, _ := m.managed(ctx, p.Name(), k.ID)
+	mk, err := m.managed(ctx, p.Name(), k.ID)
+	if err != nil {
+		m.log.Warn("reading keyward's record of a key failed; showing the platform's view alone", "provider", p.Name(), "key_id", k.ID, "err", err)
+	}
 	return view(p, k, mk)
 }
 
 // errDeclined marks a confirmation the human did not give.
 var errDeclined = errors.New("declined")
 
-type declinedError struct{ msg string }
+type declinedError struct {
+	msg   string
+	cause error // why the human could not be asked, when that is why
+}
 
-func (e *declinedError) Error() string { return e.msg }
-func (e *declinedError) Unwrap() error { return errDeclined }
+func (e *declinedError) Error() string   { return e.msg }
+func (e *declinedError) Unwrap() []error { return []error{errDeclined, e.cause} }
 
 // IsDeclined reports whether err is a confirmation the human did not give.
 func IsDeclined(err error) bool { return errors.Is(err, errDeclined) }
@@ -195,7 +203,7 @@ func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, er
 	}
 	d, err := h.Confirm(ctx, message)
 	if err != nil {
-		return AskFailed, &declinedError{msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
+		return AskFailed, &declinedError{cause: err, msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
 	}
 	switch d {
 	case caller.Accept:

@@ -75,7 +75,7 @@ const (
 
 // ListKeys lists keys, masked, filtered and paged.
 func (m *Manager) ListKeys(ctx context.Context, a ListArgs) (Listing, error) {
-	p, err := m.managing(a.Provider)
+	p, err := m.providerThatManages(a.Provider)
 	if err != nil {
 		return Listing{}, err
 	}
@@ -131,7 +131,7 @@ func (m *Manager) GetKey(ctx context.Context, providerName, keyID string) (Key, 
 	if err != nil {
 		return Key{}, err
 	}
-	p, err := m.managing(providerName)
+	p, err := m.providerThatManages(providerName)
 	if err != nil {
 		return Key{}, err
 	}

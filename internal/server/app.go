@@ -90,9 +90,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}); err != nil {
 		return nil, err
 	}
-	if err := app.Manager.Purge(ctx, cfg.AuditRetention); err != nil {
-		logger.Warn("purging old records failed; continuing", "err", err)
-	}
 
 	toolOpts, err := tools.ServerOptions(app.Manager, logger)
 	if err != nil {
@@ -130,8 +127,11 @@ func checkSettings(cfg *config.Config, configured []provider.Provider, unconfigu
 	return cfg.Policy().Check(all)
 }
 
-// StartReaper revokes keys past their keyward-enforced expiry now and every
-// KEYWARD_REAP_INTERVAL until Close. Serving commands start it; one-shot ones don't.
+// StartReaper purges records past their retention, then settles interrupted
+// creates and revokes keys past their keyward-enforced expiry now and every
+// KEYWARD_REAP_INTERVAL until Close. Serving commands start it; one-shot ones
+// (keyward audit) don't, so reading the audit log never changes it. The
+// first answer does not wait for any of it.
 func (a *App) StartReaper() {
 	if a.stopReaper != nil {
 		return
@@ -140,6 +140,9 @@ func (a *App) StartReaper() {
 	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
 	go func() {
 		defer close(a.reaperDone)
+		if err := a.Manager.Purge(ctx, a.Config.AuditRetention); err != nil && ctx.Err() == nil {
+			a.Log.Warn("purging old records failed; continuing", "err", err)
+		}
 		a.Manager.RunReaper(ctx, a.Config.ReapInterval)
 	}()
 }
