@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
