@@ -1,0 +1,87 @@
+package server
+
+// Attacks by a hostile client (branch attack). Tests marked HOLE fail
+// because of the hole they demonstrate.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// stdioExchange runs keyward over stdio, sends the lines one by one and
+// returns every line keyward wrote once all have been answered.
+func stdioExchange(t *testing.T, lines []string, wantAnswers int) []string {
+	t.Helper()
+	app, _, err := newApp(t, nil)
+	require.NoError(t, err)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = app.ServeStdio(ctx, inR, outW); outW.Close(); close(done) }()
+	go func() {
+		for _, l := range lines {
+			_, _ = io.WriteString(inW, l+"\n")
+		}
+	}()
+	var got []string
+	sc := bufio.NewScanner(outR)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	deadline := time.After(20 * time.Second)
+	for len(got) < wantAnswers {
+		line := make(chan string, 1)
+		go func() {
+			if sc.Scan() {
+				line <- sc.Text()
+			} else {
+				close(line)
+			}
+		}()
+		select {
+		case l, ok := <-line:
+			if !ok {
+				t.Fatalf("stdout closed after %d answers", len(got))
+			}
+			got = append(got, l)
+		case <-deadline:
+			t.Fatalf("gave up after %d answers", len(got))
+		}
+	}
+	cancel()
+	inW.Close()
+	<-done
+	return got
+}
+
+// HOLE: over stdio, a tool name or a JSON-RPC method that is a secret is
+// echoed back verbatim in mcp-go's error ("tool 'kw_…' not found", "Method
+// kw_… not found"): boundedErrors only masks error messages of 1000 bytes
+// or more. keyward serve refuses such messages (checkHead) but stdio does
+// not. Breaks "a secret passed where ... a name ... belongs is ... never
+// echoed" and "JSON-RPC ids, methods and tool names are bounded too".
+func TestAttackStdioEchoesSecretToolNameAndMethod(t *testing.T) {
+	key, err := secret.Generate()
+	require.NoError(t, err)
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"atk","version":"1"}}}`
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + key + `","arguments":{}}}`
+	method := `{"jsonrpc":"2.0","id":2,"method":"` + key + `","params":{}}`
+	out := stdioExchange(t, []string{init, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, call, method}, 3)
+	for _, l := range out[1:] {
+		var m struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(l), &m)
+		t.Logf("answer %s: %s", m.ID, l)
+		assert.False(t, strings.Contains(l, key), "keyward echoed the secret back over stdio: %s", l)
+	}
+}
