@@ -4,6 +4,11 @@ package tools_test
 // HOLE fails because of the hole it demonstrates.
 
 import (
+	"fmt"
+	"net/http"
+
+	"github.com/keyward/keyward/internal/provider/fakeserver"
+	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -91,4 +96,78 @@ func TestAttackClientNameSecretIsRecorded(t *testing.T) {
 	h.ok("create_key", map[string]any{"name": "ci-read"})
 	rec := lastAudit(t, h)
 	assert.NotContains(t, rec["client_name"], leak, "the audit record holds the secret the client put in clientInfo")
+}
+
+// HOLE: the reaper (and the revocation of a re-issued key's predecessor)
+// takes a first 404 to DELETE as proof that the key is gone, and forgets the
+// keyward-enforced deadline. One 404 from Vast.ai (a proxy, a deploy, a
+// hostile network) is enough for a key past its deadline to live on with no
+// deadline at all: it is never reaped again and list_keys shows no expiry.
+// Breaks "A revoke is reported only on proof — Vast's "deleted" or a fresh
+// listing without the key; otherwise ... keyward keeps its record" and
+// "keyward records the deadline and revokes the key when it passes".
+func TestAttackReaperForgetsDeadlineOnA404(t *testing.T) {
+	h, fk := vastPlatform(t).harness(t, "KEYWARD_CONFIRM", "false")
+	f := fk.(*vastfake.Fake)
+	k := h.ok("create_key", vastOn("name", "one-hour", "expires_in", "1h"))
+	id, sec := k["key_id"].(string), k["secret"].(string)
+
+	h.clock.Advance(2 * time.Hour)
+	f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Status: http.StatusNotFound, Body: `{"detail": "Not Found"}`, Times: 1})
+	_, err := h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "ok", lastAudit(t, h)["outcome"], "the reaper reports the key revoked")
+
+	// Later reaps see nothing due: the deadline is gone.
+	h.clock.Advance(24 * time.Hour)
+	_, err = h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	got := h.ok("get_key", vastOn("key_id", id))
+	t.Logf("a day after its deadline: exists upstream=%v, expires_at=%v", f.Exists(id), got["expires_at"])
+	assert.False(t, h.valid("vast", sec), "a key a day past its deadline must not work")
+}
+
+// HOLE: rotate_key with a grace on a platform without native rotation keeps
+// the rotated-out key alive (until its grace ends) and leaves it "live", so
+// reissue_key can replace it — with a new expires_in up to the original's
+// full life — before the reaper revokes it. Each rotate+reissue turns one key
+// into two long-lived keys with the same access. On Lyceum, whose keys all
+// have full account access, this mints any number of full-access keys while
+// KEYWARD_ALLOW_FULL_ACCESS=false refuses create_key. Breaks "creation is
+// refused unless KEYWARD_ALLOW_FULL_ACCESS=true" and "a replacement ...
+// never holds more".
+func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
+	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_ALLOW_FULL_ACCESS", "false", "KEYWARD_CONFIRM", "false")
+	f := fk.(*lyceumfake.Fake)
+	on := func(kv ...any) map[string]any {
+		m := map[string]any{"provider": "lyceum"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	assert.Contains(t, h.fail("create_key", on("name", "new")), "KEYWARD_ALLOW_FULL_ACCESS", "the operator forbids new full-access keys")
+
+	exp := h.clock.Now().Add(30 * 24 * time.Hour)
+	a, sec := f.AddKey("operator-key", &exp) // the one full-access key the operator made
+	h.secrets = append(h.secrets, sec)
+
+	live := []string{a}
+	for round := 0; round < 3; round++ {
+		k := live[0]
+		rot := h.ok("rotate_key", on("key_id", k, "grace", "1h"))
+		re := h.ok("reissue_key", on("key_id", k, "expires_in", "20d"))
+		live = append(live[1:], rot["key_id"].(string), re["key_id"].(string))
+	}
+	h.clock.Advance(2 * time.Hour) // every grace is over
+	_, err := h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	var keys []string // the configured credential is listed too; count the operator key's copies
+	for _, k := range h.ok("list_keys", on())["keys"].([]any) {
+		if k := k.(map[string]any); k["name"] == "operator-key" {
+			keys = append(keys, fmt.Sprintf("%v (expires %v)", k["key_id"], k["expires_at"]))
+		}
+	}
+	t.Logf("one operator key became %d live full-access keys: %v", len(keys), keys)
+	assert.LessOrEqual(t, len(keys), 1, "replacing a key must not multiply it")
 }

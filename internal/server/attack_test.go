@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -84,4 +85,30 @@ func TestAttackStdioEchoesSecretToolNameAndMethod(t *testing.T) {
 		t.Logf("answer %s: %s", m.ID, l)
 		assert.False(t, strings.Contains(l, key), "keyward echoed the secret back over stdio: %s", l)
 	}
+}
+
+// HOLE: mcp-go checks a call's arguments against the schema before any tool
+// middleware runs, so a call refused for its arguments never reaches
+// limitToolCalls: it is neither rate limited nor refused for an
+// uninitialized session, yet each one writes an audit record (up to ~2.5 KB)
+// and makes keyward explain every item of an array (hundreds of thousands of
+// sentences for one 1 MiB body). A client with the token can grow the state
+// file and burn CPU without bound. Breaks "each session may make
+// KEYWARD_RATE_LIMIT tool calls a minute (past it, the tool answers with the
+// wait)".
+func TestAttackSchemaRefusalsBypassRateLimit(t *testing.T) {
+	ts := startHTTP(t, map[string]string{"KEYWARD_RATE_LIMIT": "3"})
+	c := ts.connect(t, "http", "flood")
+	limited := 0
+	for range 30 {
+		res, err := callTool(c, "revoke_key", map[string]any{"key_id": "key_x", "junk": strings.Repeat("j", 100)})
+		require.NoError(t, err)
+		if strings.Contains(resultText(res), "rate limit") {
+			limited++
+		}
+	}
+	recs, err := ts.app.Manager.AuditLog(context.Background(), manager.AuditArgs{Limit: 500})
+	require.NoError(t, err)
+	t.Logf("30 calls in a minute with a rate limit of 3: %d refused for the rate limit, %d audit records written", limited, len(recs.Records))
+	assert.GreaterOrEqual(t, limited, 27, "calls past KEYWARD_RATE_LIMIT must be refused for the rate limit")
 }
