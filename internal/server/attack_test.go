@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +113,35 @@ func TestAttackSchemaRefusalsBypassRateLimit(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("30 calls in a minute with a rate limit of 3: %d refused for the rate limit, %d audit records written", limited, len(recs.Records))
 	assert.GreaterOrEqual(t, limited, 27, "calls past KEYWARD_RATE_LIMIT must be refused for the rate limit")
+}
+
+// HOLE: checkHead gives up (and lets the message through) whenever the body
+// does not decode into its struct, e.g. when "params" is an array. mcp-go
+// ignores params for an unknown method, so a method — or a JSON-RPC id — that
+// is a secret (or 100 KB long) is repeated whole in the answer again. Breaks
+// "keyward serve refuses a JSON-RPC id, method or tool name that is long or
+// holds a secret before mcp-go repeats it".
+func TestAttackHTTPCheckHeadSkippedByArrayParams(t *testing.T) {
+	ts := startHTTP(t, nil)
+	c := ts.connect(t, "http", "names")
+	sse := ts.connect(t, "sse", "names-sse")
+	k := ts.ok(t, c, "create_key", map[string]any{"name": "s"})
+	secretKey := k["secret"].(string)
+	long := strings.Repeat("M", 100000)
+	for _, body := range []string{
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":[]}`, secretKey),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":%q,"method":"nope","params":[]}`, secretKey),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":[]}`, long),
+	} {
+		for _, target := range []struct{ path, sid string }{{PathMCP, sessionID(c)}, {PathMessage + "?sessionId=" + sessionID(sse), ""}} {
+			hdr := map[string]string{"Authorization": "Bearer " + testToken}
+			if target.sid != "" {
+				hdr[hdrSession] = target.sid
+			}
+			status, _, out := ts.raw(t, http.MethodPost, target.path, body, hdr)
+			t.Logf("%s: %d %.200s (%d bytes)", target.path, status, out, len(out))
+			assert.NotContains(t, out, secretKey, "the secret is echoed")
+			assert.Less(t, len(out), 2000, "a 100 KB method is echoed whole")
+		}
+	}
 }
