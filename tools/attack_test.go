@@ -171,3 +171,48 @@ func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
 	t.Logf("one operator key became %d live full-access keys: %v", len(keys), keys)
 	assert.LessOrEqual(t, len(keys), 1, "replacing a key must not multiply it")
 }
+
+// HOLE: with KEYWARD_ALLOW_NO_EXPIRY=false (the default) and
+// KEYWARD_MAX_TTL=90d, rotating a key the operator made without an expiry
+// (by re-issue, with a grace) yields a brand-new key that never expires, and
+// the rotated-out key can then be re-issued too: new keys that "live for
+// ever" are minted by agents although neither setting allows one. Breaks
+// "never 'forever' unless the operator allows it" and "KEYWARD_MAX_TTL
+// bounds a key's whole life from its creation, across renewals and
+// replacements".
+func TestAttackReplacementOfNeverExpiringKeyNeverExpires(t *testing.T) {
+	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_CONFIRM", "false")
+	f := fk.(*lyceumfake.Fake)
+	a, sec := f.AddKey("operator-key", nil) // made in the dashboard, no expiry
+	h.secrets = append(h.secrets, sec)
+	assert.Contains(t, h.fail("create_key", map[string]any{"provider": "lyceum", "name": "x", "expires_in": "never"}), "KEYWARD_ALLOW_NO_EXPIRY")
+
+	rot := h.ok("rotate_key", map[string]any{"provider": "lyceum", "key_id": a, "grace": "1h"})
+	t.Logf("new key %v made by rotation expires %v", rot["key_id"], rot["expires_at"])
+	assert.NotNil(t, rot["expires_at"], "an agent-made key must expire (KEYWARD_ALLOW_NO_EXPIRY=false)")
+}
+
+// HOLE: reissue_key (and rotate_key, where the allow-list is known) works on
+// any key the platform lists, including keys the operator made in the
+// dashboard with scopes far above the agents' ceiling. The agent states an
+// allow-list of its own choosing and receives a fresh secret holding the
+// operator key's sensitive scopes (user_write mints keys, billing_write moves
+// credit); with rotate_key's grace the operator's key even keeps working, so
+// nothing breaks that would make the operator notice. Breaks "an agent cannot
+// get a key broader ... than the operator allowed" / "a key gets at most the
+// operator's ceiling (sensitive scopes are out of the default one)".
+func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
+	h, fk := vastPlatform(t).harness(t) // KEYWARD_CONFIRM=true (default); this client cannot ask
+	f := fk.(*vastfake.Fake)
+	assert.Contains(t, h.fail("create_key", vastOn("name", "want", "scopes", []any{"user_write"})), "KEYWARD_ALLOWED_SCOPES_VAST")
+
+	opID, opSecret := f.AddKey("ops-admin", []string{"user_read", "user_write", "billing_write"})
+	h.secrets = append(h.secrets, opSecret)
+	got := h.ok("reissue_key", vastOn("key_id", opID, "allowed_ips", []any{"203.0.113.9"}))
+	t.Logf("agent received a new key %v with scopes %v (confirmation: %v)", got["key_id"], got["scopes"], got["confirmation"])
+	assert.NotContains(t, strs(got["scopes"]), "user_write", "the agent now holds a secret that can mint Vast.ai keys")
+
+	// Second key, made by rotation by re-issue, with the operator key kept alive.
+	rot := h.ok("rotate_key", vastOn("key_id", got["key_id"], "grace", "7d"))
+	assert.NotContains(t, strs(rot["scopes"]), "billing_write")
+}
