@@ -6,6 +6,9 @@ package tools_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 
 	"github.com/keyward/keyward/internal/provider/fakeserver"
 	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
@@ -215,4 +218,46 @@ func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
 	// Second key, made by rotation by re-issue, with the operator key kept alive.
 	rot := h.ok("rotate_key", vastOn("key_id", got["key_id"], "grace", "7d"))
 	assert.NotContains(t, strs(rot["scopes"]), "billing_write")
+}
+
+// HOLE (partial secret): an unknown argument's name is cut to 48 bytes
+// (sanitize.Cut) before the refusal is masked, so a token-shaped secret after
+// a short prefix is cut below the scanner's 32-character minimum and its
+// first characters are echoed in the answer and stored in the audit record
+// of the refused call. Breaks "a secret ... is never echoed, logged or stored".
+func TestAttackUnknownArgumentNameLeaksPartOfASecret(t *testing.T) {
+	h := newHarness(t)
+	vastKey := "4f3a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+	msg := h.fail("revoke_key", map[string]any{"key_id": "key_x", "the vast.ai key is: " + vastKey: true})
+	part := vastKey[:24]
+	t.Logf("answer: %s", msg)
+	assert.NotContains(t, msg, part, "the first characters of the secret are echoed")
+	assert.NotContains(t, lastAudit(t, h)["error"], part, "and stored in the audit log")
+}
+
+// HOLE (secret sent to a third party): validate_key on vast (or lium)
+// sends whatever it is given to that platform as a bearer credential, with
+// no check of its shape: a keyward kw_ key, a Lyceum lk_ key or a JWT passed
+// with the wrong provider goes to vast.ai. keyward recognises these shapes
+// everywhere else (secret.Scan) but not here.
+func TestAttackValidateSendsForeignSecretsUpstream(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"detail":"bad key"}`))
+	}))
+	defer srv.Close()
+	vastKey := strings.Repeat("ab", 32)
+	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "VAST_API_KEY", vastKey, "VAST_API_URL", srv.URL, "KEYWARD_PROVIDER_RETRIES", "0"))
+	local := h.ok("create_key", map[string]any{"name": "local"})["secret"].(string)
+	h.ok("validate_key", map[string]any{"provider": "vast", "key": local})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range seen {
+		assert.NotContains(t, a, local, "a keyward secret was sent to vast.ai")
+	}
 }
