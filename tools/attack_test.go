@@ -4,7 +4,18 @@ package tools_test
 // HOLE fails because of the hole it demonstrates.
 
 import (
+	"log/slog"
+	"path/filepath"
+
+	"context"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/testutil"
+	"github.com/mark3labs/mcp-go/client"
+
 	"fmt"
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/mark3labs/mcp-go/mcp"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -260,4 +271,67 @@ func TestAttackValidateSendsForeignSecretsUpstream(t *testing.T) {
 	for _, a := range seen {
 		assert.NotContains(t, a, local, "a keyward secret was sent to vast.ai")
 	}
+}
+
+// racingHuman narrows the key through another keyward call while the agent's
+// question is on screen (an operator acting in another session), then accepts.
+type racingHuman struct {
+	human
+	during func()
+}
+
+func (r *racingHuman) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	if r.during != nil {
+		r.during()
+		r.during = nil
+	}
+	return r.human.Elicit(ctx, req)
+}
+
+// newHarnessWithElicitor is newHarness with any elicitation handler.
+func newHarnessWithElicitor(t *testing.T, e client.ElicitationHandler, env ...string) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{"KEYWARD_DB": filepath.Join(dir, "keyward.db")}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	cfg, err := config.LoadFrom(vars)
+	require.NoError(t, err)
+	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	logs := &testutil.SyncBuffer{}
+	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.WithClock(clk.Now))
+	require.NoError(t, err)
+	t.Cleanup(func() { app.Close() })
+	c, err := client.NewInProcessClientWithOptions(app.MCP, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION), client.WithElicitationHandler(e))
+	require.NoError(t, err)
+	require.NoError(t, c.Start(context.Background()))
+	t.Cleanup(func() { c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "racing", Version: "1"}
+	_, err = c.Initialize(context.Background(), init)
+	require.NoError(t, err)
+	return &harness{t: t, app: app, client: c, clock: clk, dir: dir, logs: logs}
+}
+
+// HOLE (TOCTOU): update_key plans the new scope set against the key as read
+// before the human is asked, then writes it whole afterwards. A scope removed
+// from the key while the question is on screen (by the operator, in another
+// session) is silently granted again, though the question named only the
+// scope being added and nobody confirmed the other. The same holds for the
+// ceiling check, which lets a key keep scopes above the ceiling because it
+// "already holds" them.
+func TestAttackUpdateRestoresScopeRemovedDuringConfirmation(t *testing.T) {
+	rh := &racingHuman{human: human{action: mcp.ElicitationResponseActionAccept, content: map[string]any{"confirm": true}}}
+	h := newHarnessWithElicitor(t, rh, "KEYWARD_LOCAL_SCOPES", "read,write,deploy", "KEYWARD_CONFIRM", "true")
+	id := h.ok("create_key", map[string]any{"name": "k", "scopes": []any{"read", "write"}})["key_id"].(string)
+	rh.during = func() {
+		s := []string{"read"}
+		_, err := h.app.Manager.UpdateKey(context.Background(), manager.UpdateArgs{KeyID: id, Scopes: s})
+		require.NoError(t, err, "the operator takes write away")
+	}
+	got := h.ok("update_key", map[string]any{"key_id": id, "scopes": []any{"read", "write", "deploy"}})
+	t.Logf("questions: %q; scopes now %v", rh.seen(), got["scopes"])
+	assert.NotContains(t, strs(got["scopes"]), "write", "write was taken away during the question and granted back unasked")
 }
