@@ -231,7 +231,7 @@ func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
 	assert.NotContains(t, strs(rot["scopes"]), "billing_write")
 }
 
-// HOLE (partial secret): an unknown argument's name is cut to 48 bytes
+// HOLE: (partial secret) an unknown argument's name is cut to 48 bytes
 // (sanitize.Cut) before the refusal is masked, so a token-shaped secret after
 // a short prefix is cut below the scanner's 32-character minimum and its
 // first characters are echoed in the answer and stored in the audit record
@@ -246,7 +246,7 @@ func TestAttackUnknownArgumentNameLeaksPartOfASecret(t *testing.T) {
 	assert.NotContains(t, lastAudit(t, h)["error"], part, "and stored in the audit log")
 }
 
-// HOLE (secret sent to a third party): validate_key on vast (or lium)
+// HOLE: (secret sent to a third party) validate_key on vast (or lium)
 // sends whatever it is given to that platform as a bearer credential, with
 // no check of its shape: a keyward kw_ key, a Lyceum lk_ key or a JWT passed
 // with the wrong provider goes to vast.ai. keyward recognises these shapes
@@ -315,7 +315,7 @@ func newHarnessWithElicitor(t *testing.T, e client.ElicitationHandler, env ...st
 	return &harness{t: t, app: app, client: c, clock: clk, dir: dir, logs: logs}
 }
 
-// HOLE (TOCTOU): update_key plans the new scope set against the key as read
+// HOLE: (TOCTOU) update_key plans the new scope set against the key as read
 // before the human is asked, then writes it whole afterwards. A scope removed
 // from the key while the question is on screen (by the operator, in another
 // session) is silently granted again, though the question named only the
@@ -334,4 +334,42 @@ func TestAttackUpdateRestoresScopeRemovedDuringConfirmation(t *testing.T) {
 	got := h.ok("update_key", map[string]any{"key_id": id, "scopes": []any{"read", "write", "deploy"}})
 	t.Logf("questions: %q; scopes now %v", rh.seen(), got["scopes"])
 	assert.NotContains(t, strs(got["scopes"]), "write", "write was taken away during the question and granted back unasked")
+}
+
+// HOLE: concurrent reissue_key calls on one key each mint a replacement and
+// then each "revoke" the old key (the second revocation's not-found counts as
+// success), so N calls turn one key into N. Nothing serialises changes to a
+// key. Same effect as rotate+reissue, in one round trip: on Lyceum it mints
+// full-access keys with KEYWARD_ALLOW_FULL_ACCESS=false.
+func TestAttackConcurrentReissueMultipliesKey(t *testing.T) {
+	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_ALLOW_FULL_ACCESS", "false", "KEYWARD_CONFIRM", "false")
+	f := fk.(*lyceumfake.Fake)
+	exp := h.clock.Now().Add(30 * 24 * time.Hour)
+	a, sec := f.AddKey("operator-key", &exp)
+	h.secrets = append(h.secrets, sec)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := h.call("reissue_key", map[string]any{"provider": "lyceum", "key_id": a})
+			if !res.IsError {
+				mu.Lock()
+				made++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	copies := 0
+	for _, k := range h.ok("list_keys", map[string]any{"provider": "lyceum"})["keys"].([]any) {
+		if k.(map[string]any)["name"] == "operator-key" {
+			copies++
+		}
+	}
+	t.Logf("8 concurrent re-issues of one key: %d succeeded, %d live copies", made, copies)
+	assert.LessOrEqual(t, copies, 1, "re-issuing a key must leave one key")
 }
