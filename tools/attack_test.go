@@ -373,3 +373,24 @@ func TestAttackConcurrentReissueMultipliesKey(t *testing.T) {
 	t.Logf("8 concurrent re-issues of one key: %d succeeded, %d live copies", made, copies)
 	assert.LessOrEqual(t, copies, 1, "re-issuing a key must leave one key")
 }
+
+// HOLE: (partial credential) upstream error messages are redacted of any
+// 8-character run of a configured credential only as spelled: the same run
+// in another case (or dot-separated) passes the redactor, and a piece shorter
+// than the scanner's 32-character token length passes MaskText and the
+// 24-character secretLike filter too. A platform (or anything between) that
+// echoes part of VAST_API_KEY upper-cased gets it quoted to the model.
+// Breaks "upstream errors are redacted of any 8-character run of a configured
+// credential, however it is split or encoded".
+func TestAttackUpstreamErrorEchoesCredentialInOtherCase(t *testing.T) {
+	h, fk := vastPlatform(t).harness(t)
+	f := fk.(*vastfake.Fake)
+	piece := strings.ToUpper(f.APIKey()[:20])
+	f.Faults().Set(fakeserver.Fault{Method: http.MethodGet, Status: http.StatusInternalServerError, Times: 1,
+		Body: `{"detail": "malformed api key ` + piece + `"}`})
+	msg := h.fail("list_keys", vastOn())
+	t.Logf("answer: %s", msg)
+	for i := 0; i+8 <= len(piece); i++ {
+		assert.NotContains(t, msg, piece[i:i+8], "an 8-character run of VAST_API_KEY (upper-cased) reached the model")
+	}
+}
