@@ -1,0 +1,147 @@
+package server
+
+// Attacks by a hostile client (branch attack). Tests marked HOLE fail
+// because of the hole they demonstrate.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// stdioExchange runs keyward over stdio, sends the lines one by one and
+// returns every line keyward wrote once all have been answered.
+func stdioExchange(t *testing.T, lines []string, wantAnswers int) []string {
+	t.Helper()
+	app, _, err := newApp(t, nil)
+	require.NoError(t, err)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = app.ServeStdio(ctx, inR, outW); outW.Close(); close(done) }()
+	go func() {
+		for _, l := range lines {
+			_, _ = io.WriteString(inW, l+"\n")
+		}
+	}()
+	var got []string
+	sc := bufio.NewScanner(outR)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	deadline := time.After(20 * time.Second)
+	for len(got) < wantAnswers {
+		line := make(chan string, 1)
+		go func() {
+			if sc.Scan() {
+				line <- sc.Text()
+			} else {
+				close(line)
+			}
+		}()
+		select {
+		case l, ok := <-line:
+			if !ok {
+				t.Fatalf("stdout closed after %d answers", len(got))
+			}
+			got = append(got, l)
+		case <-deadline:
+			t.Fatalf("gave up after %d answers", len(got))
+		}
+	}
+	cancel()
+	inW.Close()
+	<-done
+	return got
+}
+
+// HOLE: over stdio, a tool name or a JSON-RPC method that is a secret is
+// echoed back verbatim in mcp-go's error ("tool 'kw_…' not found", "Method
+// kw_… not found"): boundedErrors only masks error messages of 1000 bytes
+// or more. keyward serve refuses such messages (checkHead) but stdio does
+// not. Breaks "a secret passed where ... a name ... belongs is ... never
+// echoed" and "JSON-RPC ids, methods and tool names are bounded too".
+func TestAttackStdioEchoesSecretToolNameAndMethod(t *testing.T) {
+	key, err := secret.Generate()
+	require.NoError(t, err)
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"atk","version":"1"}}}`
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"` + key + `","arguments":{}}}`
+	method := `{"jsonrpc":"2.0","id":2,"method":"` + key + `","params":{}}`
+	out := stdioExchange(t, []string{init, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, call, method}, 3)
+	for _, l := range out[1:] {
+		var m struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(l), &m)
+		t.Logf("answer %s: %s", m.ID, l)
+		assert.False(t, strings.Contains(l, key), "keyward echoed the secret back over stdio: %s", l)
+	}
+}
+
+// HOLE: mcp-go checks a call's arguments against the schema before any tool
+// middleware runs, so a call refused for its arguments never reaches
+// limitToolCalls: it is neither rate limited nor refused for an
+// uninitialized session, yet each one writes an audit record (up to ~2.5 KB)
+// and makes keyward explain every item of an array (hundreds of thousands of
+// sentences for one 1 MiB body). A client with the token can grow the state
+// file and burn CPU without bound. Breaks "each session may make
+// KEYWARD_RATE_LIMIT tool calls a minute (past it, the tool answers with the
+// wait)".
+func TestAttackSchemaRefusalsBypassRateLimit(t *testing.T) {
+	ts := startHTTP(t, map[string]string{"KEYWARD_RATE_LIMIT": "3"})
+	c := ts.connect(t, "http", "flood")
+	limited := 0
+	for range 30 {
+		res, err := callTool(c, "revoke_key", map[string]any{"key_id": "key_x", "junk": strings.Repeat("j", 100)})
+		require.NoError(t, err)
+		if strings.Contains(resultText(res), "rate limit") {
+			limited++
+		}
+	}
+	recs, err := ts.app.Manager.AuditLog(context.Background(), manager.AuditArgs{Limit: 500})
+	require.NoError(t, err)
+	t.Logf("30 calls in a minute with a rate limit of 3: %d refused for the rate limit, %d audit records written", limited, len(recs.Records))
+	assert.GreaterOrEqual(t, limited, 27, "calls past KEYWARD_RATE_LIMIT must be refused for the rate limit")
+}
+
+// HOLE: checkHead gives up (and lets the message through) whenever the body
+// does not decode into its struct, e.g. when "params" is an array. mcp-go
+// ignores params for an unknown method, so a method — or a JSON-RPC id — that
+// is a secret (or 100 KB long) is repeated whole in the answer again. Breaks
+// "keyward serve refuses a JSON-RPC id, method or tool name that is long or
+// holds a secret before mcp-go repeats it".
+func TestAttackHTTPCheckHeadSkippedByArrayParams(t *testing.T) {
+	ts := startHTTP(t, nil)
+	c := ts.connect(t, "http", "names")
+	sse := ts.connect(t, "sse", "names-sse")
+	k := ts.ok(t, c, "create_key", map[string]any{"name": "s"})
+	secretKey := k["secret"].(string)
+	long := strings.Repeat("M", 100000)
+	for _, body := range []string{
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":[]}`, secretKey),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":%q,"method":"nope","params":[]}`, secretKey),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":%q,"params":[]}`, long),
+	} {
+		for _, target := range []struct{ path, sid string }{{PathMCP, sessionID(c)}, {PathMessage + "?sessionId=" + sessionID(sse), ""}} {
+			hdr := map[string]string{"Authorization": "Bearer " + testToken}
+			if target.sid != "" {
+				hdr[hdrSession] = target.sid
+			}
+			status, _, out := ts.raw(t, http.MethodPost, target.path, body, hdr)
+			t.Logf("%s: %d %.200s (%d bytes)", target.path, status, out, len(out))
+			assert.NotContains(t, out, secretKey, "the secret is echoed")
+			assert.Less(t, len(out), 2000, "a 100 KB method is echoed whole")
+		}
+	}
+}
