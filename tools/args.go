@@ -156,5 +156,5 @@ func constraintsArg() mcp.ToolOption {
 func allowedIPsArg(what string) mcp.ToolOption {
 	return mcp.WithArray("allowed_ips",
 		mcp.Items(map[string]any{"type": "string", "maxLength": 43, "pattern": ipPattern}),
-		mcp.UniqueItems(true), mcp.MaxItems(maxAllowedIPs), mcp.Description(what))
+		mcp.UniqueItems(true), mcp.MinItems(1), mcp.MaxItems(maxAllowedIPs), mcp.Description(what))
 }

@@ -1,36 +1,33 @@
 package tools_test
 
-// Attacks on keyward by a hostile agent (branch attack). Every test marked
-// HOLE fails because of the hole it demonstrates.
+// Attacks on keyward by a hostile agent (an attack review of the hardening
+// work). Each test failed because of the hole it demonstrates, and passes now
+// that the hole is closed.
 
 import (
-	"log/slog"
-	"path/filepath"
-
 	"context"
-	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/server"
-	"github.com/keyward/keyward/internal/testutil"
-	"github.com/mark3labs/mcp-go/client"
-
 	"fmt"
-	"github.com/keyward/keyward/internal/manager"
-	"github.com/mark3labs/mcp-go/mcp"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
-
-	"github.com/keyward/keyward/internal/provider/fakeserver"
-	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
+	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-	"testing"
-
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/provider/fakeserver"
+	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
 	"github.com/keyward/keyward/internal/provider/vast/vastfake"
+	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/testutil"
 )
 
 func vastOn(kv ...any) map[string]any {
@@ -41,7 +38,7 @@ func vastOn(kv ...any) map[string]any {
 	return m
 }
 
-// HOLE: reissue_key with allowed_ips: [] (an empty list, which the schema
+// Was a hole (attack review), now closed: reissue_key with allowed_ips: [] (an empty list, which the schema
 // accepts: no minItems) "restates" the allow-list as nothing, and policy.Carry
 // accepts it as a narrowing (no item is off the old list), so the replacement
 // of an IP-restricted Vast key works from anywhere. Breaks "a replacement ...
@@ -68,7 +65,7 @@ func TestAttackEmptyAllowListWidensReissue(t *testing.T) {
 		"the replacement of an allow-listed key must keep its allow-list; got key_params %s", f.KeyParams(newID))
 }
 
-// HOLE: rotate_key with a grace on a platform without native rotation (Vast.ai)
+// Was a hole (attack review), now closed: rotate_key with a grace on a platform without native rotation (Vast.ai)
 // schedules the old key's revocation by giving it a keyward-enforced deadline
 // (now + grace). That deadline is just the key's expiry, so update_key
 // (expires_in, no confirmation needed) pushes it back to the key's full life:
@@ -95,7 +92,7 @@ func TestAttackRotationGraceExtendedByUpdate(t *testing.T) {
 
 func withClientName(n string) harnessOption { return func(c *harnessConfig) { c.name = n } }
 
-// HOLE: the MCP client's name and version (clientInfo, sent by whoever
+// Was a hole (attack review), now closed: the MCP client's name and version (clientInfo, sent by whoever
 // connects: any stdio client, any HTTP client with the token) go into every
 // audit record and into managed_keys.created_by unmasked: audit.write only
 // bounds them. A secret pasted there (or an agent framework that puts its
@@ -112,7 +109,7 @@ func TestAttackClientNameSecretIsRecorded(t *testing.T) {
 	assert.NotContains(t, rec["client_name"], leak, "the audit record holds the secret the client put in clientInfo")
 }
 
-// HOLE: the reaper (and the revocation of a re-issued key's predecessor)
+// Was a hole (attack review), now closed: the reaper (and the revocation of a re-issued key's predecessor)
 // takes a first 404 to DELETE as proof that the key is gone, and forgets the
 // keyward-enforced deadline. One 404 from Vast.ai (a proxy, a deploy, a
 // hostile network) is enough for a key past its deadline to live on with no
@@ -130,18 +127,23 @@ func TestAttackReaperForgetsDeadlineOnA404(t *testing.T) {
 	f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Status: http.StatusNotFound, Body: `{"detail": "Not Found"}`, Times: 1})
 	_, err := h.app.Manager.Reap(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, "ok", lastAudit(t, h)["outcome"], "the reaper reports the key revoked")
-
-	// Later reaps see nothing due: the deadline is gone.
-	h.clock.Advance(24 * time.Hour)
-	_, err = h.app.Manager.Reap(t.Context())
-	require.NoError(t, err)
+	rec := lastAudit(t, h)
+	assert.Equal(t, "error", rec["outcome"], "a 404 while the key is still listed is no revocation")
+	assert.Contains(t, rec["error"], "still lists it")
+	assert.True(t, f.Exists(id))
 	got := h.ok("get_key", vastOn("key_id", id))
-	t.Logf("a day after its deadline: exists upstream=%v, expires_at=%v", f.Exists(id), got["expires_at"])
-	assert.False(t, h.valid("vast", sec), "a key a day past its deadline must not work")
+	assert.NotNil(t, got["expires_at"], "keyward keeps the deadline")
+
+	// The next reap revokes it.
+	h.clock.Advance(time.Minute)
+	n, err := h.app.Manager.Reap(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.False(t, f.Exists(id))
+	assert.False(t, h.valid("vast", sec), "a key past its deadline does not work")
 }
 
-// HOLE: rotate_key with a grace on a platform without native rotation keeps
+// Was a hole (attack review), now closed: rotate_key with a grace on a platform without native rotation keeps
 // the rotated-out key alive (until its grace ends) and leaves it "live", so
 // reissue_key can replace it — with a new expires_in up to the original's
 // full life — before the reaper revokes it. Each rotate+reissue turns one key
@@ -166,14 +168,11 @@ func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
 	a, sec := f.AddKey("operator-key", &exp) // the one full-access key the operator made
 	h.secrets = append(h.secrets, sec)
 
-	live := []string{a}
-	for round := 0; round < 3; round++ {
-		k := live[0]
-		rot := h.ok("rotate_key", on("key_id", k, "grace", "1h"))
-		re := h.ok("reissue_key", on("key_id", k, "expires_in", "20d"))
-		live = append(live[1:], rot["key_id"].(string), re["key_id"].(string))
-	}
-	h.clock.Advance(2 * time.Hour) // every grace is over
+	// A new secret for a full-access key is a new full-access key: refused
+	// like create_key, by rotation and by replacement alike.
+	assert.Contains(t, h.fail("rotate_key", on("key_id", a, "grace", "1h")), "KEYWARD_ALLOW_FULL_ACCESS")
+	assert.Contains(t, h.fail("reissue_key", on("key_id", a, "expires_in", "20d")), "KEYWARD_ALLOW_FULL_ACCESS")
+	h.clock.Advance(2 * time.Hour)
 	_, err := h.app.Manager.Reap(t.Context())
 	require.NoError(t, err)
 	var keys []string // the configured credential is listed too; count the operator key's copies
@@ -186,7 +185,7 @@ func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
 	assert.LessOrEqual(t, len(keys), 1, "replacing a key must not multiply it")
 }
 
-// HOLE: with KEYWARD_ALLOW_NO_EXPIRY=false (the default) and
+// Was a hole (attack review), now closed: with KEYWARD_ALLOW_NO_EXPIRY=false (the default) and
 // KEYWARD_MAX_TTL=90d, rotating a key the operator made without an expiry
 // (by re-issue, with a grace) yields a brand-new key that never expires, and
 // the rotated-out key can then be re-issued too: new keys that "live for
@@ -206,7 +205,7 @@ func TestAttackReplacementOfNeverExpiringKeyNeverExpires(t *testing.T) {
 	assert.NotNil(t, rot["expires_at"], "an agent-made key must expire (KEYWARD_ALLOW_NO_EXPIRY=false)")
 }
 
-// HOLE: reissue_key (and rotate_key, where the allow-list is known) works on
+// Was a hole (attack review), now closed: reissue_key (and rotate_key, where the allow-list is known) works on
 // any key the platform lists, including keys the operator made in the
 // dashboard with scopes far above the agents' ceiling. The agent states an
 // allow-list of its own choosing and receives a fresh secret holding the
@@ -222,16 +221,28 @@ func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
 
 	opID, opSecret := f.AddKey("ops-admin", []string{"user_read", "user_write", "billing_write"})
 	h.secrets = append(h.secrets, opSecret)
-	got := h.ok("reissue_key", vastOn("key_id", opID, "allowed_ips", []any{"203.0.113.9"}))
-	t.Logf("agent received a new key %v with scopes %v (confirmation: %v)", got["key_id"], got["scopes"], got["confirmation"])
-	assert.NotContains(t, strs(got["scopes"]), "user_write", "the agent now holds a secret that can mint Vast.ai keys")
-
-	// Second key, made by rotation by re-issue, with the operator key kept alive.
-	rot := h.ok("rotate_key", vastOn("key_id", got["key_id"], "grace", "7d"))
-	assert.NotContains(t, strs(rot["scopes"]), "billing_write")
+	// A replacement or a new secret is a new key for the caller: at most the ceiling.
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"reissue_key", vastOn("key_id", opID, "allowed_ips", []any{"203.0.113.9"})},
+		{"reissue_key", vastOn("key_id", opID, "allowed_ips", []any{"203.0.113.9"}, "scopes", []any{"user_write"})},
+		{"rotate_key", vastOn("key_id", opID, "grace", "7d")},
+	} {
+		msg := h.fail(c.tool, c.args)
+		assert.Contains(t, msg, "above what agents may grant", c.tool)
+		assert.Contains(t, msg, "KEYWARD_ALLOWED_SCOPES_VAST", c.tool)
+	}
+	keys := keyIDs(h.ok("list_keys", vastOn()))
+	assert.Contains(t, keys, opID, "the operator's key is untouched")
+	assert.Len(t, keys, 2, "no new key was made (the other is keyward's own credential)")
+	// A replacement narrowed to the ceiling is a key the agent could create anyway.
+	got := h.ok("reissue_key", vastOn("key_id", opID, "allowed_ips", []any{"203.0.113.9"}, "scopes", []any{"instance_read"}))
+	assert.Equal(t, []string{"instance_read"}, strs(got["scopes"]))
 }
 
-// HOLE: (partial secret) an unknown argument's name is cut to 48 bytes
+// Was a hole (attack review), now closed: (partial secret) an unknown argument's name is cut to 48 bytes
 // (sanitize.Cut) before the refusal is masked, so a token-shaped secret after
 // a short prefix is cut below the scanner's 32-character minimum and its
 // first characters are echoed in the answer and stored in the audit record
@@ -246,7 +257,7 @@ func TestAttackUnknownArgumentNameLeaksPartOfASecret(t *testing.T) {
 	assert.NotContains(t, lastAudit(t, h)["error"], part, "and stored in the audit log")
 }
 
-// HOLE: (secret sent to a third party) validate_key on vast (or lium)
+// Was a hole (attack review), now closed: (secret sent to a third party) validate_key on vast (or lium)
 // sends whatever it is given to that platform as a bearer credential, with
 // no check of its shape: a keyward kw_ key, a Lyceum lk_ key or a JWT passed
 // with the wrong provider goes to vast.ai. keyward recognises these shapes
@@ -265,8 +276,12 @@ func TestAttackValidateSendsForeignSecretsUpstream(t *testing.T) {
 	vastKey := strings.Repeat("ab", 32)
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "VAST_API_KEY", vastKey, "VAST_API_URL", srv.URL, "KEYWARD_PROVIDER_RETRIES", "0"))
 	local := h.ok("create_key", map[string]any{"name": "local"})["secret"].(string)
-	h.ok("validate_key", map[string]any{"provider": "vast", "key": local})
+	assert.Contains(t, h.fail("validate_key", map[string]any{"provider": "vast", "key": local}), "looks like a keyward key")
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyMTIzIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlc2lnbmF0dXJlc2ln"
+	assert.Contains(t, h.fail("validate_key", map[string]any{"provider": "vast", "key": jwt}), "session or bearer token")
+	h.ok("validate_key", map[string]any{"provider": "vast", "key": strings.Repeat("cd", 32)}) // its own shape is sent
 	mu.Lock()
+	assert.Len(t, seen, 1, "only the Vast.ai-shaped key reached vast.ai")
 	defer mu.Unlock()
 	for _, a := range seen {
 		assert.NotContains(t, a, local, "a keyward secret was sent to vast.ai")
@@ -315,7 +330,7 @@ func newHarnessWithElicitor(t *testing.T, e client.ElicitationHandler, env ...st
 	return &harness{t: t, app: app, client: c, clock: clk, dir: dir, logs: logs}
 }
 
-// HOLE: (TOCTOU) update_key plans the new scope set against the key as read
+// Was a hole (attack review), now closed: (TOCTOU) update_key plans the new scope set against the key as read
 // before the human is asked, then writes it whole afterwards. A scope removed
 // from the key while the question is on screen (by the operator, in another
 // session) is silently granted again, though the question named only the
@@ -331,12 +346,13 @@ func TestAttackUpdateRestoresScopeRemovedDuringConfirmation(t *testing.T) {
 		_, err := h.app.Manager.UpdateKey(context.Background(), manager.UpdateArgs{KeyID: id, Scopes: s})
 		require.NoError(t, err, "the operator takes write away")
 	}
-	got := h.ok("update_key", map[string]any{"key_id": id, "scopes": []any{"read", "write", "deploy"}})
-	t.Logf("questions: %q; scopes now %v", rh.seen(), got["scopes"])
-	assert.NotContains(t, strs(got["scopes"]), "write", "write was taken away during the question and granted back unasked")
+	msg := h.fail("update_key", map[string]any{"key_id": id, "scopes": []any{"read", "write", "deploy"}})
+	assert.Contains(t, msg, "changed while the human was deciding")
+	got := h.ok("get_key", map[string]any{"key_id": id})
+	assert.Equal(t, []string{"read"}, strs(got["scopes"]), "write, taken away during the question, is not granted back unasked")
 }
 
-// HOLE: concurrent reissue_key calls on one key each mint a replacement and
+// Was a hole (attack review), now closed: concurrent reissue_key calls on one key each mint a replacement and
 // then each "revoke" the old key (the second revocation's not-found counts as
 // success), so N calls turn one key into N. Nothing serialises changes to a
 // key. Same effect as rotate+reissue, in one round trip: on Lyceum it mints
@@ -374,7 +390,7 @@ func TestAttackConcurrentReissueMultipliesKey(t *testing.T) {
 	assert.LessOrEqual(t, copies, 1, "re-issuing a key must leave one key")
 }
 
-// HOLE: (partial credential) upstream error messages are redacted of any
+// Was a hole (attack review), now closed: (partial credential) upstream error messages are redacted of any
 // 8-character run of a configured credential only as spelled: the same run
 // in another case (or dot-separated) passes the redactor, and a piece shorter
 // than the scanner's 32-character token length passes MaskText and the

@@ -23,13 +23,24 @@ type refusal struct {
 	e *explainer
 }
 
-func (r refusal) rewrite(ctx context.Context, m *manager.Manager, log *slog.Logger, req *mcp.CallToolRequest, res *mcp.CallToolResult) {
+func (r refusal) rewrite(ctx context.Context, m *manager.Manager, log *slog.Logger, admit Gate, req *mcp.CallToolRequest, res *mcp.CallToolResult) {
 	if res == nil || !res.IsError || len(res.Content) == 0 {
 		return
 	}
 	tc, ok := res.Content[0].(mcp.TextContent)
 	if !ok || !strings.HasPrefix(tc.Text, schemaFailure) {
 		return
+	}
+	if admit != nil {
+		if reason, record := admit(ctx, *req); reason != "" {
+			// Refused for the transport's own reasons first (a rate limit):
+			// such calls cost no explaining, and the gate says which to record.
+			res.Content = []mcp.Content{mcp.NewTextContent(reason)}
+			if record && !r.d.readOnly {
+				AuditRefused(ctx, m, *req, reason)
+			}
+			return
+		}
 	}
 	problems := r.e.problems(req.Params.Arguments)
 	if len(problems) == 0 {

@@ -86,7 +86,7 @@ func providersOf(m *manager.Manager) Providers {
 // made safe to echo and audited. Pass them to server.NewMCPServer. It fails
 // when a tool's schema does not compile, because mcp-go would then skip
 // validating that tool without a word.
-func ServerOptions(m *manager.Manager, log *slog.Logger) ([]server.ServerOption, error) {
+func ServerOptions(m *manager.Manager, log *slog.Logger, admit Gate) ([]server.ServerOption, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -112,7 +112,7 @@ func ServerOptions(m *manager.Manager, log *slog.Logger) ([]server.ServerOption,
 			return
 		}
 		if r, known := checks[req.Params.Name]; known {
-			r.rewrite(ctx, m, log, req, res)
+			r.rewrite(ctx, m, log, admit, req, res)
 		}
 	})
 	return []server.ServerOption{
@@ -121,6 +121,11 @@ func ServerOptions(m *manager.Manager, log *slog.Logger) ([]server.ServerOption,
 		server.WithHooks(hooks),
 	}, nil
 }
+
+// Gate admits a tool call or says why not ("" admits): the transport's own
+// checks, such as a rate limit, which must count calls refused for their
+// arguments too (mcp-go refuses those before any tool middleware runs).
+type Gate func(ctx context.Context, req mcp.CallToolRequest) (refused string, audit bool)
 
 // Register adds the selected tools to s. An unknown name in Allow is an error
 // that lists the valid names, so a typo in KEYWARD_TOOLS stops start-up.

@@ -12,6 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/keyward/keyward/internal/sanitize"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // mcp-go validates every call against the tool's input schema before any
@@ -127,7 +128,8 @@ func (e *explainer) sentence(ve *jsonschema.ValidationError, values map[string]a
 	case *kind.AdditionalProperties:
 		names := make([]string, 0, len(k.Properties))
 		for _, p := range k.Properties {
-			names = append(names, fmt.Sprintf("%q", sanitize.Cut(p, 48)))
+			// Masked whole before it is cut: a cut secret is no longer recognisable.
+			names = append(names, fmt.Sprintf("%q", sanitize.Cut(secret.MaskText(p), 48)))
 		}
 		return fmt.Sprintf("unknown %s %s", plural(len(names), "argument", "arguments"), strings.Join(names, ", "))
 	case *kind.MaxLength:

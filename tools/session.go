@@ -39,7 +39,9 @@ func callerOf(ctx context.Context) caller.Identity {
 	c.SessionID = session.SessionID()
 	if info, ok := session.(server.SessionWithClientInfo); ok {
 		ci := info.GetClientInfo()
-		c.ClientName, c.ClientVersion = ci.Name, ci.Version
+		// Whoever connects chooses these: masked and bounded before they reach
+		// the audit log, the state file or a log line.
+		c.ClientName, c.ClientVersion = scrub(ci.Name, 200), scrub(ci.Version, 100)
 	}
 	return c
 }

@@ -26,6 +26,14 @@ func (m *Manager) begin(ctx context.Context, rec audit.Record) *call {
 	return &call{m: m, ctx: ctx, rec: rec}
 }
 
+// confirmAbout asks the human about a change to a key without holding the
+// key's lock while they decide; the lock is held again afterwards.
+func (c *call) confirmAbout(key *heldKey, message string) error {
+	key.release()
+	defer key.relock()
+	return c.confirm(message)
+}
+
 // confirm asks the human and remembers the answer for the record.
 func (c *call) confirm(message string) error {
 	a, err := c.m.confirm(c.ctx, message)

@@ -188,8 +188,7 @@ func (m *Manager) undo(ctx context.Context, pi pendingIntent) (done bool, err er
 		}
 		pi.keyID, rec.KeyID = id, id
 	}
-	rerr := p.Revoke(context.WithoutCancel(ctx), pi.keyID)
-	if rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
+	if rerr := m.revokeConfirmed(ctx, p, pi.keyID); rerr != nil {
 		return false, m.retryLater(ctx, pi, rec, rerr)
 	}
 	removed := m.removeSecretFiles(pi)

@@ -158,7 +158,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 	m.noteKey(ctx, in, created.Key.ID)
 
 	undo := func(cause error) error {
-		if rerr := p.Revoke(context.WithoutCancel(ctx), created.Key.ID); rerr != nil && !provider.IsKind(rerr, provider.KindNotFound) {
+		if rerr := m.revokeConfirmed(ctx, p, created.Key.ID); rerr != nil {
 			return provider.WithStep(fmt.Errorf("%w; the new key %s could not be revoked either (%w): keyward retries at its next check, or revoke it by hand", cause, created.Key.ID, rerr), provider.StepRevoke)
 		}
 		m.dropIntent(ctx, in)
@@ -217,6 +217,8 @@ type ReissueArgs struct {
 
 // live loads a key that may still be changed: it exists, and it has not
 // passed its deadline (an expired key is final).
+// A key superseded by a replacement (it works out a grace) is final too. The
+// caller holds the key's lock (m.keys) for the whole change.
 func (m *Manager) live(ctx context.Context, c *call, p provider.Provider, keyID string) (provider.Key, *managedKey, *time.Time, error) {
 	cur, err := p.Get(ctx, keyID)
 	if err != nil {
@@ -231,7 +233,29 @@ func (m *Manager) live(ctx context.Context, c *call, p provider.Provider, keyID 
 	if err := policy.Final(cur.ID, m.now(), deadline); err != nil {
 		return cur, mk, deadline, err
 	}
+	if mk != nil && mk.supersededBy != "" {
+		return cur, mk, deadline, &policy.Refusal{Reason: fmt.Sprintf("key %s was replaced by %s and only works until %s for the switch-over; it cannot be changed, rotated or replaced (it may be revoked)",
+			cur.ID, mk.supersededBy, fmtTime(deadline)), Step: provider.StepRevoke}
+	}
 	return cur, mk, deadline, nil
+}
+
+// unchanged re-reads a key after the human was asked and refuses when it
+// changed meanwhile: what they confirmed is not what would be done.
+func (m *Manager) unchanged(ctx context.Context, p provider.Provider, before provider.Key) error {
+	now, err := p.Get(ctx, before.ID)
+	if err != nil {
+		return err
+	}
+	if now.Name != before.Name || !slices.Equal(sortedCopy(now.Scopes), sortedCopy(before.Scopes)) || now.Active != before.Active ||
+		!sameTime(now.ExpiresAt, before.ExpiresAt) || !slices.Equal(now.Constraints, before.Constraints) {
+		return provider.Errorf(provider.KindConflict, p.Name(), "key %s changed while the human was deciding, so what they confirmed is not what would be done; nothing was changed", before.ID).Next(provider.StepCheckKey)
+	}
+	return nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
 
 // planned is what a change to a key would make of it.
@@ -305,6 +329,8 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	if err != nil {
 		return res, err
 	}
+	key := m.keys.lock(p.Name(), a.KeyID)
+	defer key.release()
 	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
 	if err != nil {
 		return res, err
@@ -319,7 +345,10 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	}
 	if w := writeScopes(p, added(cur.Scopes, pl.scopes)); len(w) > 0 {
 		msg := fmt.Sprintf("Give key %q (%s) on %s the write scopes %s?", cur.Name, cur.ID, p.Title(), strings.Join(w, ", "))
-		if err = c.confirm(msg); err != nil {
+		if err = c.confirmAbout(key, msg); err != nil {
+			return res, err
+		}
+		if err = m.unchanged(ctx, p, cur); err != nil {
 			return res, err
 		}
 	}
@@ -366,6 +395,8 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	if err != nil {
 		return res, err
 	}
+	key := m.keys.lock(p.Name(), a.KeyID)
+	defer key.release()
 	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
 	if err != nil {
 		return res, err
@@ -373,6 +404,14 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	pl, err := m.plan(p, cur, mk, deadline, a.Name, a.Scopes, a.ExpiresIn)
 	if err != nil {
 		return res, err
+	}
+	if err = m.opts.Policy.ScopesForReplacement(p, pl.scopes); err != nil {
+		return res, err
+	}
+	if !pl.expChange {
+		if pl.exp, err = m.opts.Policy.ReplacementExpiry(p, m.now(), bornOf(cur, mk), deadline); err != nil {
+			return res, err
+		}
 	}
 	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(pl.scopes), pl.exp.Deadline
 	if !p.Capabilities().Revoke {
@@ -384,7 +423,10 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	}
 	c.rec.Detail = describeNarrowing(cs, ips)
 	msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s%s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), narrowingClause(cs, ips), fmtTime(pl.exp.Deadline))
-	if err = c.confirm(msg); err != nil {
+	if err = c.confirmAbout(key, msg); err != nil {
+		return res, err
+	}
+	if err = m.unchanged(ctx, p, cur); err != nil {
 		return res, err
 	}
 	return m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: pl.name, Scopes: pl.scopes, ExpiresAt: pl.exp.Upstream, Constraints: cs, AllowedIPs: ips}, pl.exp, 0)
@@ -410,7 +452,7 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 		Confirmation: string(c.confirmation())}
 	if grace > 0 {
 		until := m.now().Add(grace).UTC().Truncate(time.Second)
-		mk := managedKey{provider: p.Name(), keyID: old.ID, name: old.Name, expiresAt: &until}
+		mk := managedKey{provider: p.Name(), keyID: old.ID, name: old.Name, expiresAt: &until, supersededBy: res.Key.ID}
 		if oldMK != nil {
 			mk.secretFile, mk.createdBy, mk.bornAt = oldMK.secretFile, oldMK.createdBy, oldMK.bornAt
 			if oldMK.expiresAt != nil && oldMK.expiresAt.Before(until) {
@@ -429,7 +471,7 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 		return res, nil
 	}
 	oldRec.Detail = "revoked: replaced by " + res.Key.ID
-	if err := p.Revoke(context.WithoutCancel(ctx), old.ID); err != nil && !provider.IsKind(err, provider.KindNotFound) {
+	if err := m.revokeConfirmed(ctx, p, old.ID); err != nil {
 		res.Notes = append(res.Notes, Note{Kind: NoteOldKeyNotRevoked, KeyID: old.ID, Err: err})
 		m.record(ctx, oldRec, err)
 		return res, nil
@@ -469,6 +511,8 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 	if !p.Capabilities().Toggle {
 		return res, provider.Unsupported(p.Name(), "%s keys cannot be enabled or disabled; revoking removes a key for good", p.Title()).Next(provider.StepRevoke)
 	}
+	key := m.keys.lock(p.Name(), keyID)
+	defer key.release()
 	cur, _, _, err := m.live(ctx, c, p, keyID)
 	if err != nil {
 		return res, err
@@ -510,8 +554,13 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 	if err != nil {
 		return res, err
 	}
+	key := m.keys.lock(p.Name(), a.KeyID)
+	defer key.release()
 	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
 	if err != nil {
+		return res, err
+	}
+	if err = m.opts.Policy.ScopesForReplacement(p, cur.Scopes); err != nil {
 		return res, err
 	}
 	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(cur.Scopes), deadline
@@ -520,7 +569,10 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 	if grace > 0 {
 		stop = "after a grace of " + policy.FormatDuration(grace)
 	}
-	if err = c.confirm(fmt.Sprintf("Rotate key %q (%s) on %s, with %s? A new secret is issued and the old one stops working %s.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes), stop)); err != nil {
+	if err = c.confirmAbout(key, fmt.Sprintf("Rotate key %q (%s) on %s, with %s? A new secret is issued and the old one stops working %s.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes), stop)); err != nil {
+		return res, err
+	}
+	if err = m.unchanged(ctx, p, cur); err != nil {
 		return res, err
 	}
 	if caps.Rotate && (grace == 0 || caps.RotateGrace) {
@@ -561,7 +613,10 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 	if err != nil {
 		return res, err
 	}
-	exp := m.opts.Policy.Keep(p, m.now(), deadline)
+	exp, err := m.opts.Policy.ReplacementExpiry(p, m.now(), bornOf(cur, mk), deadline)
+	if err != nil {
+		return res, err
+	}
 	res, err = m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: cur.Name, Scopes: cur.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, grace)
 	if err == nil {
 		c.rec.Detail = "rotated by re-issue as " + res.Key.ID
@@ -601,15 +656,17 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	if err != nil {
 		return res, err
 	}
+	key := m.keys.lock(p.Name(), keyID)
+	defer key.release()
 	cur, err := p.Get(ctx, keyID)
 	if err != nil {
 		return res, err
 	}
 	c.rec.KeyName, c.rec.ScopesBefore = cur.Name, nonNil(cur.Scopes)
-	if err = c.confirm(fmt.Sprintf("Revoke key %q (%s) on %s, with %s? It stops working at once and cannot be restored.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes))); err != nil {
+	if err = c.confirmAbout(key, fmt.Sprintf("Revoke key %q (%s) on %s, with %s? It stops working at once and cannot be restored.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes))); err != nil {
 		return res, err
 	}
-	if err = p.Revoke(ctx, cur.ID); err != nil {
+	if err = m.revokeConfirmed(ctx, p, cur.ID); err != nil {
 		return res, err
 	}
 	mk, err := m.managed(ctx, p.Name(), cur.ID)

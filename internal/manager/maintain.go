@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
-	"github.com/keyward/keyward/internal/provider"
 )
 
 // Reap revokes keys whose keyward-enforced deadline has passed (platforms
@@ -22,10 +21,7 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			m.log.Warn("a key is past its keyward-enforced expiry but its provider is not configured; it will be revoked once it is", "provider", mk.provider, "key_id", mk.keyID)
 			continue
 		}
-		err := p.Revoke(ctx, mk.keyID)
-		if provider.IsKind(err, provider.KindNotFound) {
-			err = nil // already gone upstream: the deadline holds
-		}
+		err := m.revokeConfirmed(ctx, p, mk.keyID) // a 404 is believed only when the key is gone
 		rec := audit.Record{Tool: "reaper", Provider: mk.provider, KeyID: mk.keyID, KeyName: mk.name, ExpiresAt: mk.expiresAt,
 			Detail: "keyward-enforced expiry passed", ClientName: "keyward"}
 		if err == nil {

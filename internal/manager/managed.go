@@ -28,9 +28,12 @@ type managedKey struct {
 	constraints []provider.Constraint
 	allowedIPs  []string
 	narrowing   bool // constraints and allowedIPs were recorded
+	// supersededBy is the replacement of a key that only works out the grace
+	// of a rotation or re-issue: such a key is final, like an expired one.
+	supersededBy string
 }
 
-const managedColumns = `provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips`
+const managedColumns = `provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips, superseded_by`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -41,7 +44,7 @@ func scanManaged(r rowScanner) (*managedKey, error) {
 		recorded  int64
 		cs, ips   sql.NullString
 	)
-	if err := r.Scan(&mk.provider, &mk.keyID, &mk.name, &exp, &mk.secretFile, &mk.createdBy, &recorded, &born, &cs, &ips); err != nil {
+	if err := r.Scan(&mk.provider, &mk.keyID, &mk.name, &exp, &mk.secretFile, &mk.createdBy, &recorded, &born, &cs, &ips, &mk.supersededBy); err != nil {
 		return nil, err
 	}
 	mk.expiresAt, mk.bornAt, mk.recordedAt = store.FromMillis(exp), store.FromMillis(born), time.UnixMilli(recorded).UTC()
@@ -103,11 +106,12 @@ func (m *Manager) saveManagedIn(ctx context.Context, db execer, mk managedKey) e
 		i, _ := json.Marshal(nonNil(mk.allowedIPs))
 		cs, ips = string(c), string(i)
 	}
-	_, err := db.ExecContext(ctx, `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := db.ExecContext(ctx, `INSERT INTO managed_keys (provider, key_id, name, expires_at, secret_file, created_by, created_at, born_at, constraints, allowed_ips, superseded_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, key_id) DO UPDATE SET name = excluded.name, expires_at = excluded.expires_at, secret_file = excluded.secret_file,
-			constraints = coalesce(excluded.constraints, managed_keys.constraints), allowed_ips = coalesce(excluded.allowed_ips, managed_keys.allowed_ips)`,
-		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli(), store.Millis(mk.bornAt), cs, ips)
+			constraints = coalesce(excluded.constraints, managed_keys.constraints), allowed_ips = coalesce(excluded.allowed_ips, managed_keys.allowed_ips),
+			superseded_by = excluded.superseded_by`,
+		mk.provider, mk.keyID, mk.name, store.Millis(mk.expiresAt), mk.secretFile, mk.createdBy, m.now().UnixMilli(), store.Millis(mk.bornAt), cs, ips, mk.supersededBy)
 	return err
 }
 

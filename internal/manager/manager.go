@@ -61,6 +61,7 @@ type Manager struct {
 	// leaves them alone, and undoes this process's other intents (a create
 	// whose undo failed) like any other.
 	creating sync.Map
+	keys     keyLocks
 }
 
 // New builds a Manager.

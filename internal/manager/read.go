@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // ListProviders reports configured providers, how to enable the others, and the policy.
@@ -171,6 +172,9 @@ func (m *Manager) ValidateKey(ctx context.Context, providerName, key string) (Va
 	if !p.Capabilities().Validate {
 		return res, provider.Unsupported(p.Name(), "%s offers no way to check a key", p.Title())
 	}
+	if err := notForeign(p, key); err != nil {
+		return res, err
+	}
 	v, err := p.Validate(ctx, key)
 	if err != nil {
 		return res, err
@@ -228,4 +232,27 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither a duration such as 24h or 7d nor an RFC 3339 time such as 2026-01-02T15:04:05Z", s)
 	}
 	return now.Add(-d), nil
+}
+
+// notForeign refuses to send a platform a secret that is recognisably of
+// another kind (a keyward key, another platform's key, a session token):
+// checking it there would hand a credential to a third party.
+func notForeign(p provider.Provider, key string) error {
+	want := p.Capabilities().KeyShape
+	for _, f := range secret.Scan(key) {
+		kind := string(f.Kind)
+		if f.Kind == secret.KindKeywardPart {
+			kind = string(secret.KindKeyward)
+		}
+		switch {
+		case kind == want:
+		case f.Kind == secret.KindJWT || f.Kind == secret.KindBearer:
+			return provider.Errorf(provider.KindInvalid, p.Name(), "this looks like a session or bearer token, not a %s API key, so keyward does not send it to %s", p.Title(), p.Title())
+		case f.Kind == secret.KindToken:
+			// A random token of no known shape: it may be this platform's.
+		default:
+			return provider.Errorf(provider.KindInvalid, p.Name(), "this looks like a %s key, not a %s key, so keyward does not send it to %s; check it on the provider it belongs to", kind, p.Title(), p.Title()).Next(provider.StepListProvider)
+		}
+	}
+	return nil
 }

@@ -54,6 +54,8 @@ func Carry(prov provider.Provider, listed provider.Key, recorded Narrowing, newS
 		known = false
 	}
 	switch {
+	case restatedIPs != nil && len(restatedIPs) == 0:
+		return nil, nil, &Refusal{Reason: "an empty allow-list would let the replacement work from anywhere; state the addresses it may work from, or leave the allow-list out to keep the key's"}
 	case restatedIPs != nil && known && len(ips) > 0:
 		for _, ip := range restatedIPs {
 			if !slices.Contains(ips, strings.TrimSpace(ip)) {

@@ -134,8 +134,12 @@ const (
 // Capabilities lists what a provider can do natively. The manager refuses or
 // honestly emulates what is missing.
 type Capabilities struct {
-	Manage        bool // false: keys are managed only in the platform's dashboard
-	Revoke        bool // keys can be revoked through the API (re-issue and emulated rotation need it)
+	Manage bool // false: keys are managed only in the platform's dashboard
+	Revoke bool // keys can be revoked through the API (re-issue and emulated rotation need it)
+	// KeyShape is the kind of secret the platform's keys are, as the secret
+	// scanner names them ("keyward", "vast", "lyceum", "lium", "lurus"): a
+	// secret of another platform's shape is never sent here to be checked.
+	KeyShape      string
 	Scopes        bool // keys carry scopes; false means every key has full account access
 	ScopesMutable bool // scopes can change in place; otherwise re-scoping needs reissue
 	Rename        bool

@@ -67,9 +67,9 @@ var quoted = regexp.MustCompile(`'[^']*'|"(?:[^"\\]|\\.)*"`)
 // Echo makes text safe to send back to a model, to a log or to a terminal:
 // secrets are masked, quoted values cut short, invisible and control
 // characters escaped, and the whole bounded to max bytes.
-func Echo(s string, max int) string {
-	if len(s) > 8*max {
-		s = s[:8*max] // what is cut below anyway; keeps the scans bounded
+func Echo(s string, n int) string {
+	if limit := max(64*n, 64<<10); len(s) > limit {
+		s = s[:limit] // far past what is shown, so no secret there is half cut; keeps the scans bounded
 	}
 	s = secret.MaskText(s)
 	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
@@ -79,7 +79,7 @@ func Echo(s string, max int) string {
 		body := q[1 : len(q)-1]
 		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], Cut(body, maxQuoted), q[0], len(body))
 	})
-	return Bound(Escape(s), max)
+	return Bound(Escape(s), n)
 }
 
 // Cut returns at most n bytes of s, ending on a character boundary.

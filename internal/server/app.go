@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	toolOpts, err := tools.ServerOptions(app.Manager, logger)
+	toolOpts, err := tools.ServerOptions(app.Manager, logger, admitCall)
 	if err != nil {
 		return nil, err
 	}

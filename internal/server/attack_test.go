@@ -66,7 +66,7 @@ func stdioExchange(t *testing.T, lines []string, wantAnswers int) []string {
 	return got
 }
 
-// HOLE: over stdio, a tool name or a JSON-RPC method that is a secret is
+// Was a hole (attack review), now closed: over stdio, a tool name or a JSON-RPC method that is a secret is
 // echoed back verbatim in mcp-go's error ("tool 'kw_…' not found", "Method
 // kw_… not found"): boundedErrors only masks error messages of 1000 bytes
 // or more. keyward serve refuses such messages (checkHead) but stdio does
@@ -89,7 +89,7 @@ func TestAttackStdioEchoesSecretToolNameAndMethod(t *testing.T) {
 	}
 }
 
-// HOLE: mcp-go checks a call's arguments against the schema before any tool
+// Was a hole (attack review), now closed: mcp-go checks a call's arguments against the schema before any tool
 // middleware runs, so a call refused for its arguments never reaches
 // limitToolCalls: it is neither rate limited nor refused for an
 // uninitialized session, yet each one writes an audit record (up to ~2.5 KB)
@@ -115,7 +115,7 @@ func TestAttackSchemaRefusalsBypassRateLimit(t *testing.T) {
 	assert.GreaterOrEqual(t, limited, 27, "calls past KEYWARD_RATE_LIMIT must be refused for the rate limit")
 }
 
-// HOLE: checkHead gives up (and lets the message through) whenever the body
+// Was a hole (attack review), now closed: checkHead gives up (and lets the message through) whenever the body
 // does not decode into its struct, e.g. when "params" is an array. mcp-go
 // ignores params for an unknown method, so a method — or a JSON-RPC id — that
 // is a secret (or 100 KB long) is repeated whole in the answer again. Breaks

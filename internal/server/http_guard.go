@@ -213,17 +213,19 @@ func checkHead(body []byte) string {
 	var m struct {
 		ID     json.RawMessage `json:"id"`
 		Method json.RawMessage `json:"method"`
-		Params struct {
-			Name json.RawMessage `json:"name"`
-		} `json:"params"`
+		Params json.RawMessage `json:"params"` // an object with a tool name, or anything else
 	}
 	if json.Unmarshal(body, &m) != nil {
-		return "" // not one JSON object: mcp-go answers it
+		return "" // not one JSON object: mcp-go answers it without repeating it
 	}
+	var params struct {
+		Name json.RawMessage `json:"name"`
+	}
+	_ = json.Unmarshal(m.Params, &params) // params of any other shape carry no tool name
 	for _, f := range []struct {
 		what string
 		raw  json.RawMessage
-	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", m.Params.Name}} {
+	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", params.Name}} {
 		var s string
 		if json.Unmarshal(f.raw, &s) != nil {
 			continue

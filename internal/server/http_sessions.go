@@ -44,6 +44,9 @@ type httpSession struct {
 
 	// Rate limit state: the time the bucket would be full again (GCRA).
 	tat time.Time
+	// Refusals past the limit: when one was last audited, and how many since were not.
+	refusalAudited time.Time
+	unrecorded     int
 }
 
 // openStream is a long-lived response (the SSE stream, a streamable GET) that
@@ -282,13 +285,16 @@ func (t *sessionTable) count() int {
 // the answer is exact. When the bucket is empty it says how long until the
 // next token. Sessions keyward does not know are not limited here: their
 // requests were already refused at the door.
-func (t *sessionTable) allow(id string) (bool, time.Duration) {
+// When it refuses, record says whether this refusal should be audited: the
+// first of a run, then at most one a minute, carrying how many went unrecorded
+// since — so a flood past the limit cannot grow the audit log call by call.
+func (t *sessionTable) allow(id string) (ok bool, wait time.Duration, record bool, unrecorded int) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.byID[id]
 	if s == nil {
-		return true, 0
+		return true, 0, false, 0
 	}
 	interval := time.Minute / time.Duration(t.rate)
 	tat := s.tat
@@ -297,10 +303,15 @@ func (t *sessionTable) allow(id string) (bool, time.Duration) {
 	}
 	tat = tat.Add(interval)
 	if over := tat.Sub(now) - time.Minute; over > 0 {
-		return false, over
+		if now.Sub(s.refusalAudited) >= time.Minute {
+			unrecorded, s.unrecorded, s.refusalAudited = s.unrecorded, 0, now
+			return false, over, true, unrecorded
+		}
+		s.unrecorded++
+		return false, over, false, 0
 	}
 	s.tat = tat
-	return true, 0
+	return true, 0, false, 0
 }
 
 // mcp-go's SessionIdManager, for sessions opened without a reservation. That
@@ -376,21 +387,44 @@ func limitToolCalls(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 			return refuse("keyward is shutting down, so this call was not made; retry once it is back")
 		}
 		defer h.calls.end()
-		s := server.ClientSessionFromContext(ctx)
-		// mcp-go runs tools/call on a session that was never initialized (an
-		// SSE stream just opened, a session mcp-go has not registered yet),
-		// with no client identity for the audit log; keyward does not. A
-		// 2026-07-28 request has no handshake: it declares itself, and mcp-go
-		// marks its session initialized as it does.
-		if s == nil || !s.Initialized() {
-			return refuse("this session has not been initialized, so the call was not made: send initialize on the transport that opened the session and wait for its answer before calling tools")
-		}
-		if ok, wait := h.sessions.allow(s.SessionID()); !ok {
-			secs := max(1, int((wait+time.Second-1)/time.Second))
-			return refuse(fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs))
+		if reason, record := admitCall(ctx, req); reason != "" {
+			if !record {
+				return mcp.NewToolResultError(reason), nil
+			}
+			return refuse(reason)
 		}
 		return next(ctx, req)
 	}
+}
+
+// admitCall applies the per-session checks to an HTTP tool call, whether or
+// not its arguments pass the tool's schema (tools.ServerOptions runs it for
+// those that do not, which never reach limitToolCalls): an initialized
+// session, and the rate limit. It answers "" when the call may go ahead, and
+// whether a refusal is to be audited.
+func admitCall(ctx context.Context, _ mcp.CallToolRequest) (string, bool) {
+	h, _ := ctx.Value(frontKey{}).(*HTTP)
+	if h == nil {
+		return "", false
+	}
+	s := server.ClientSessionFromContext(ctx)
+	// mcp-go runs tools/call on a session that was never initialized (an
+	// SSE stream just opened, a session mcp-go has not registered yet),
+	// with no client identity for the audit log; keyward does not. A
+	// 2026-07-28 request has no handshake: it declares itself, and mcp-go
+	// marks its session initialized as it does.
+	if s == nil || !s.Initialized() {
+		return "this session has not been initialized, so the call was not made: send initialize on the transport that opened the session and wait for its answer before calling tools", true
+	}
+	if ok, wait, record, unrecorded := h.sessions.allow(s.SessionID()); !ok {
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		reason := fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs)
+		if unrecorded > 0 {
+			return fmt.Sprintf("%s [%d more calls refused for the rate limit since the last record]", reason, unrecorded), record
+		}
+		return reason, record
+	}
+	return "", false
 }
 
 // inflight counts tool calls running, so shutdown can wait for them.

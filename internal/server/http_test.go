@@ -556,7 +556,7 @@ func TestRateLimitBucket(t *testing.T) {
 	res, err := tbl.reserve()
 	require.NoError(t, err)
 	tbl.claim(res, "s1", "http")
-	allow := func() (bool, time.Duration) { return tbl.allow("s1") }
+	allow := func() (bool, time.Duration) { ok, wait, _, _ := tbl.allow("s1"); return ok, wait }
 
 	for range 2 {
 		ok, _ := allow()
@@ -578,7 +578,7 @@ func TestRateLimitBucket(t *testing.T) {
 	}
 	ok, _ = allow()
 	assert.False(t, ok)
-	ok, _ = tbl.allow("unknown")
+	ok, _, _, _ = tbl.allow("unknown")
 	assert.True(t, ok, "only sessions keyward tracks are limited")
 }
 

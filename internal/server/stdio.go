@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyward/keyward/internal/sanitize"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/tools"
 )
 
@@ -74,13 +75,14 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 }
 
 // boundedErrors writes mcp-go's messages, cutting short and masking the
-// message of a JSON-RPC error: mcp-go repeats an unknown method or tool name
-// in it, which could be a megabyte long or a secret pasted in the wrong place.
+// message of every JSON-RPC error: mcp-go repeats an unknown method or tool
+// name in it, which could be a megabyte long or a secret pasted in the wrong
+// place. An id is echoed only when short and not secret-shaped.
 // Each Write is one whole message (mcp-go writes a message at a time).
 type boundedErrors struct{ w io.Writer }
 
 func (b boundedErrors) Write(p []byte) (int, error) {
-	if len(p) < maxErrorMessage || !bytes.Contains(p, []byte(`"error"`)) {
+	if !bytes.Contains(p, []byte(`"error"`)) {
 		return b.w.Write(p)
 	}
 	var msg map[string]json.RawMessage
@@ -94,6 +96,9 @@ func (b boundedErrors) Write(p []byte) (int, error) {
 	}
 	e.Message, e.Data = sanitize.Echo(e.Message, maxErrorMessage), nil
 	msg["error"], _ = json.Marshal(e)
+	if id := msg["id"]; len(id) > maxName || secret.Contains(string(id)) {
+		msg["id"] = json.RawMessage("null")
+	}
 	out, err := json.Marshal(msg)
 	if err != nil {
 		return b.w.Write(p)

@@ -250,6 +250,7 @@ var migrations = []string{
 	ALTER TABLE managed_keys ADD COLUMN born_at INTEGER;
 	ALTER TABLE managed_keys ADD COLUMN constraints TEXT;   -- JSON, as created; NULL: not recorded
 	ALTER TABLE managed_keys ADD COLUMN allowed_ips TEXT;   -- JSON, as created; NULL: not recorded
+	ALTER TABLE managed_keys ADD COLUMN superseded_by TEXT NOT NULL DEFAULT ''; -- a replacement's id: this key only works out its grace
 	ALTER TABLE local_keys ADD COLUMN request_id TEXT;
 	CREATE UNIQUE INDEX local_keys_request ON local_keys(request_id) WHERE request_id IS NOT NULL;
 	CREATE TABLE create_intents (

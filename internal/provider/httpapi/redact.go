@@ -13,7 +13,7 @@ const gramLen = 8
 
 // redactor keeps a client's credentials out of everything it writes: any run
 // of gramLen or more consecutive characters of one of them is replaced, however
-// the text spells it — whole or cut short, split by spaces, line breaks,
+// the text spells it — whole or cut short, in either case, split by spaces, line breaks,
 // quotes, commas or plus signs, percent-encoded, or written with JSON or Go
 // escapes (\u0041, \x41, \n).
 type redactor struct {
@@ -96,8 +96,8 @@ func (r *redactor) redact(s string) string {
 	return out.String()
 }
 
-// normalize is s as a credential would be compared: separators dropped and
-// escapes decoded. norm[k] was read from s[from[k]:to[k]].
+// normalize is s as a credential would be compared: separators dropped,
+// escapes decoded, ASCII letters lower-cased. norm[k] was read from s[from[k]:to[k]].
 func normalize(s string) (norm []byte, from, to []int) {
 	norm = make([]byte, 0, len(s))
 	from = make([]int, 0, len(s))
@@ -118,6 +118,9 @@ func normalize(s string) (norm []byte, from, to []int) {
 			case e == '/' || e == '\\' || e == '"' || e == '\'':
 				c, n = e, 2
 			}
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A' // case does not hide a credential (an upstream that upper-cases what it quotes)
 		}
 		if !separator(c) {
 			norm = append(norm, c)

@@ -107,6 +107,7 @@ func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:   p.session != nil,
 		Revoke:   p.session != nil,
+		KeyShape: "lium",
 		Scopes:   true,
 		Expiry:   provider.ExpiryNone,
 		Validate: true,

@@ -182,7 +182,7 @@ func (a *Authority) Title() string { return "the local authority" }
 
 func (a *Authority) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
-		Manage: true, Revoke: true, Scopes: true, ScopesMutable: true, Rename: true,
+		Manage: true, Revoke: true, KeyShape: "keyward", Scopes: true, ScopesMutable: true, Rename: true,
 		Expiry: provider.ExpiryAny, ExpiryMutable: true, Toggle: true,
 		Rotate: true, RotateGrace: true, Validate: true, Whoami: true, LastUsed: true,
 		MaxKeys: a.maxKeys,

@@ -69,6 +69,7 @@ func (p *Provider) Title() string { return Title }
 func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:        false,
+		KeyShape:      "lurus",
 		Expiry:        provider.ExpiryPresets,
 		ExpiryPresets: append([]time.Duration(nil), expiryPresets...),
 		Validate:      true,

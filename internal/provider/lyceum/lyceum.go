@@ -98,6 +98,7 @@ func (p *Provider) Capabilities() provider.Capabilities {
 	if p.org != "" {
 		return provider.Capabilities{
 			Manage:   true,
+			KeyShape: "lyceum",
 			Expiry:   provider.ExpiryAny,
 			Rotate:   true,
 			Validate: true,
@@ -108,6 +109,7 @@ func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:   true,
 		Revoke:   true,
+		KeyShape: "lyceum",
 		Expiry:   provider.ExpiryAny,
 		Toggle:   true,
 		Validate: true,

@@ -45,7 +45,7 @@ func TestDescribesItself(t *testing.T) {
 	_, p := start(t)
 	assert.Equal(t, "lyceum", p.Name())
 	assert.Equal(t, "Lyceum", p.Title())
-	assert.Equal(t, provider.Capabilities{Manage: true, Revoke: true, Expiry: provider.ExpiryAny, Toggle: true, Validate: true, Whoami: true, LastUsed: true}, p.Capabilities())
+	assert.Equal(t, provider.Capabilities{Manage: true, Revoke: true, KeyShape: "lyceum", Expiry: provider.ExpiryAny, Toggle: true, Validate: true, Whoami: true, LastUsed: true}, p.Capabilities())
 	assert.Empty(t, p.ScopeVocabulary())
 	assert.Nil(t, p.DefaultScopes())
 }

@@ -30,7 +30,7 @@ func TestOrganisationKeysAreAProviderOfTheirOwn(t *testing.T) {
 	_, p := startOrg(t)
 	assert.Equal(t, "lyceum-org", p.Name())
 	assert.Equal(t, "Lyceum organisation acme", p.Title())
-	assert.Equal(t, provider.Capabilities{Manage: true, Expiry: provider.ExpiryAny, Rotate: true, Validate: true, Whoami: true, LastUsed: true},
+	assert.Equal(t, provider.Capabilities{Manage: true, KeyShape: "lyceum", Expiry: provider.ExpiryAny, Rotate: true, Validate: true, Whoami: true, LastUsed: true},
 		p.Capabilities(), "regenerate is native rotation; no toggle is documented for organisation keys")
 	assert.Empty(t, p.ScopeVocabulary())
 }

@@ -116,6 +116,7 @@ func (p *Provider) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Manage:      true,
 		Revoke:      true,
+		KeyShape:    "vast",
 		Scopes:      true,
 		Expiry:      provider.ExpiryNone,
 		Validate:    true,

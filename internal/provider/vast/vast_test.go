@@ -49,7 +49,7 @@ func TestDescribesItself(t *testing.T) {
 	caps := p.Capabilities()
 	narrowing := caps.Constraints
 	caps.Constraints = provider.ConstraintSupport{}
-	assert.Equal(t, provider.Capabilities{Manage: true, Revoke: true, Scopes: true, Expiry: provider.ExpiryNone, Validate: true, Whoami: true}, caps)
+	assert.Equal(t, provider.Capabilities{Manage: true, Revoke: true, KeyShape: "vast", Scopes: true, Expiry: provider.ExpiryNone, Validate: true, Whoami: true}, caps)
 	assert.Len(t, narrowing.Targets, 4, "the four operations Vast's permissions pages narrow")
 	assert.Equal(t, []provider.ConstraintOp{"eq", "lte", "gte"}, narrowing.Ops)
 	assert.True(t, narrowing.AllowedIPs)
