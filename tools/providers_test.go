@@ -468,3 +468,58 @@ func TestBehaviourSuiteLurusUnconfirmed(t *testing.T) {
 	assert.Contains(t, msg, "neither valid nor invalid")
 	assert.NotContains(t, msg, f.APIKey())
 }
+
+// TestBehaviourSuiteRevokeAfterALostAnswer: on Lyceum and Lium a DELETE whose
+// answer is lost after the platform deleted the key is a revocation (the
+// listing proves it), never "no such key"; a 2xx that says it did not delete
+// is an error that keeps keyward's record, and the key still works.
+func TestBehaviourSuiteRevokeAfterALostAnswer(t *testing.T) {
+	for _, name := range []string{"lyceum", "lium"} {
+		t.Run(name, func(t *testing.T) {
+			h, f := byName(t, name).harness(t)
+			on := func(kv ...any) map[string]any {
+				m := map[string]any{"provider": name}
+				for i := 0; i+1 < len(kv); i += 2 {
+					m[kv[i].(string)] = kv[i+1]
+				}
+				return m
+			}
+			created := h.ok("create_key", on("name", "lost-answer"))
+			id, secret := created["key_id"].(string), created["secret"].(string)
+
+			f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Status: 200, Body: `{"success": false}`, Times: 1})
+			msg := h.fail("revoke_key", on("key_id", id))
+			assert.Contains(t, msg, "still works")
+			assert.Equal(t, "error", lastAudit(t, h)["outcome"])
+			assert.Contains(t, keyIDs(h.ok("list_keys", on())), id)
+			assert.True(t, h.valid(name, secret), "the key lives on upstream and keyward says so")
+
+			f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, CloseConn: true, After: true, Times: 1})
+			res := h.ok("revoke_key", on("key_id", id))
+			assert.Equal(t, true, res["revoked"])
+			assert.Equal(t, "ok", lastAudit(t, h)["outcome"])
+			assert.NotContains(t, keyIDs(h.ok("list_keys", on())), id)
+			assert.False(t, h.valid(name, secret))
+		})
+	}
+}
+
+// TestBehaviourSuiteLiumWorkspace: keyward manages the Lium keys of the
+// workspace LIUM_API_KEY acts in, as Lium's CLI does, not those of the
+// session's own workspace.
+func TestBehaviourSuiteLiumWorkspace(t *testing.T) {
+	h, fk := byName(t, "lium").harness(t)
+	f := fk.(*liumfake.Fake)
+	personal, _ := f.AddKey(liumfake.PersonalWorkspaceID, "the session's own", []string{"read"})
+	listed := keyIDs(h.ok("list_keys", map[string]any{"provider": "lium"}))
+	assert.NotContains(t, listed, personal)
+	assert.Contains(t, listed, f.KeyID(f.APIKey()))
+
+	created := h.ok("create_key", map[string]any{"provider": "lium", "name": "agent"})
+	assert.Equal(t, liumfake.WorkspaceID, f.Workspace(created["key_id"].(string)))
+	for _, r := range f.Requests() {
+		if strings.HasPrefix(r.Path, "/api/keys") {
+			assert.Equal(t, liumfake.WorkspaceID, r.Header.Get(liumfake.WorkspaceHeader), "%s %s", r.Method, r.Path)
+		}
+	}
+}

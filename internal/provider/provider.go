@@ -36,6 +36,10 @@ type Key struct {
 type Created struct {
 	Key    Key
 	Secret string
+	// Notes are sentences for the caller about what the platform made of the
+	// request, where it differs from what was asked (say, a setting the
+	// platform did not record). They never hold a secret.
+	Notes []string
 }
 
 // CreateRequest is what the manager asks a provider to create, after policy.

@@ -26,52 +26,72 @@ type Fault struct {
 	CloseConn bool          // hijack and close without answering
 	Truncate  bool          // run the real handler but cut its body in half
 	NonJSON   bool          // answer 200 with "<html>oops</html>"
-	Times     int           // how many requests it affects; 0 = until Clear
-	Method    string        // when set, only requests with this method are affected
-	Path      string        // when set, only requests to this exact path are affected
+	// After runs the real handler first, with CloseConn, Status or NonJSON:
+	// the request is carried out and only its answer is lost or replaced, as
+	// when a connection drops or a server fails after doing the work.
+	After  bool
+	Times  int    // how many requests it affects; 0 = until Clear
+	Method string // when set, only requests with this method are affected
+	Path   string // when set, only requests to this exact path are affected
 }
 
 func (f *Fault) matches(r *http.Request) bool {
 	return (f.Method == "" || f.Method == r.Method) && (f.Path == "" || f.Path == r.URL.Path)
 }
 
-// Faults holds at most one active fault; safe for concurrent use.
+// Faults holds the active faults; safe for concurrent use. A request takes
+// the first one that matches it.
 type Faults struct {
-	mu    sync.Mutex
-	fault *Fault
-	left  int
+	mu     sync.Mutex
+	active []*activeFault
+}
+
+type activeFault struct {
+	fault Fault
+	left  int // with fault.Times
 }
 
 // Set makes fault apply to the next requests, replacing any other.
 func (f *Faults) Set(fault Fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fault = &fault
-	f.left = fault.Times
+	f.active = []*activeFault{{fault: fault, left: fault.Times}}
 }
 
-// Clear removes the active fault.
+// Add makes fault apply as well, after those already active: for a request
+// spoiled one way and another request another way (say, a DELETE whose
+// answer is lost and the listing that follows it).
+func (f *Faults) Add(fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.active = append(f.active, &activeFault{fault: fault, left: fault.Times})
+}
+
+// Clear removes every active fault.
 func (f *Faults) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fault = nil
+	f.active = nil
 }
 
-// take returns the fault for one request and counts it against Times.
+// take returns the fault for one request and counts it against its Times.
 func (f *Faults) take(r *http.Request) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fault == nil || !f.fault.matches(r) {
-		return nil
-	}
-	fault := f.fault
-	if fault.Times > 0 {
-		f.left--
-		if f.left <= 0 {
-			f.fault = nil
+	for i, a := range f.active {
+		if !a.fault.matches(r) {
+			continue
 		}
+		fault := a.fault
+		if fault.Times > 0 {
+			a.left--
+			if a.left <= 0 {
+				f.active = append(f.active[:i:i], f.active[i+1:]...)
+			}
+		}
+		return &fault
 	}
-	return fault
+	return nil
 }
 
 // Wrap applies the active fault, if any, before or around h.
@@ -94,6 +114,9 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 				return
 			case <-t.C:
 			}
+		}
+		if fault.After && (fault.CloseConn || fault.Status != 0 || fault.NonJSON) {
+			h.ServeHTTP(httptest.NewRecorder(), r)
 		}
 		for name, values := range fault.Header {
 			for _, v := range values {

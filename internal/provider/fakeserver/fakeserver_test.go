@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,4 +220,73 @@ func TestOpenConnsCountsWhatClientsKeep(t *testing.T) {
 		tr.CloseIdleConnections()
 	}
 	assert.Eventually(t, func() bool { return s.OpenConns() == 0 }, time.Second, 5*time.Millisecond)
+}
+
+// After carries the request out and only then spoils its answer: the
+// handler runs once, whatever the client sees.
+func TestAfterRunsTheHandlerBeforeSpoilingTheAnswer(t *testing.T) {
+	for name, fault := range map[string]Fault{
+		"closed":   {CloseConn: true, After: true, Times: 1},
+		"500":      {Status: http.StatusInternalServerError, Body: "boom", After: true, Times: 1},
+		"non-JSON": {NonJSON: true, After: true, Times: 1},
+		"without":  {CloseConn: true, Times: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ran atomic.Int32
+			s := Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ran.Add(1)
+				realHandler(w, r)
+			}))
+			t.Cleanup(s.Close)
+			s.Faults.Set(fault)
+			resp, body, err := get(t, s, "/x")
+			switch {
+			case fault.CloseConn:
+				require.Error(t, err)
+			case fault.Status != 0:
+				require.NoError(t, err)
+				assert.Equal(t, fault.Status, resp.StatusCode)
+				assert.Equal(t, fault.Body, body)
+			default:
+				require.NoError(t, err)
+				assert.Equal(t, "<html>oops</html>", body)
+			}
+			want := int32(0)
+			if fault.After {
+				want = 1
+			}
+			assert.Equal(t, want, ran.Load(), "the real handler ran this often")
+		})
+	}
+}
+
+// Several faults: a request takes the first that matches, each counts its
+// own Times, and Set replaces them all.
+func TestAddedFaultsApplyEachToItsOwnRequests(t *testing.T) {
+	s := start(t)
+	s.Faults.Set(Fault{Path: "/a", Status: http.StatusTeapot, Body: "a", Times: 1})
+	s.Faults.Add(Fault{Path: "/b", Status: http.StatusConflict, Body: "b"})
+	s.Faults.Add(Fault{Status: http.StatusGone, Body: "any", Times: 1})
+
+	resp, body, err := get(t, s, "/b")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusConflict, resp.StatusCode, body)
+	resp, _, err = get(t, s, "/a")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusTeapot, resp.StatusCode)
+	resp, _, err = get(t, s, "/a")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusGone, resp.StatusCode, "the first fault is used up; the catch-all takes /a")
+	resp, body, err = get(t, s, "/a")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, realBody, body)
+	resp, _, err = get(t, s, "/b")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusConflict, resp.StatusCode, "until cleared")
+
+	s.Faults.Set(Fault{Path: "/c", Status: http.StatusTeapot})
+	resp, _, err = get(t, s, "/b")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "Set replaced the others")
 }

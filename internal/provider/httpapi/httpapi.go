@@ -70,6 +70,11 @@ type Client struct {
 	baseURL  string
 	rc       *resty.Client
 	redactor *redactor // the credentials in settings, kept out of every message
+	// header is sent with every request besides keyward's own (WithHeader);
+	// with badHeader set, one may not be sent and every request is refused.
+	header     http.Header
+	badHeader  bool
+	headerName string // the refused header's name, for the sentence
 
 	// Seams for tests: waiting and the clock.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -143,6 +148,65 @@ func (c *Client) WithKey(apiKey string) *Client {
 	return &other
 }
 
+// WithHeader is a copy of this client whose requests also carry the header
+// name: value, sharing this client's connections and credentials: for a
+// platform that wants one more header on some routes (say, the workspace a
+// request acts in). The header cannot replace one keyward sets itself (the
+// credential, User-Agent, Accept, Content-Type, Content-Length, Host); such a
+// name, or a name or value that an HTTP header cannot carry, makes every
+// request of the copy fail with KindInvalid before anything is sent.
+func (c *Client) WithHeader(name, value string) *Client {
+	other := *c
+	other.header = c.header.Clone()
+	if other.header == nil {
+		other.header = http.Header{}
+	}
+	if !validHeaderName(name) || !validHeaderValue(value) || c.reservedHeader(name) {
+		other.badHeader, other.headerName = true, name
+		return &other
+	}
+	other.header.Set(name, value)
+	return &other
+}
+
+func (c *Client) reservedHeader(name string) bool {
+	canon := http.CanonicalHeaderKey(name)
+	for _, own := range []string{c.platform.AuthHeader, "User-Agent", "Accept", "Content-Type", "Content-Length", "Host"} {
+		if canon == http.CanonicalHeaderKey(own) {
+			return true
+		}
+	}
+	return false
+}
+
+// validHeaderName: a token of RFC 9110 (letters, digits and !#$%&'*+-.^_`|~).
+func validHeaderName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue: visible ASCII and inner spaces, no line breaks or other
+// controls, bounded.
+func validHeaderValue(value string) bool {
+	if len(value) > 1024 || strings.TrimSpace(value) != value {
+		return false
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // Do sends method+path (path appended to the base URL exactly, trailing
 // slashes kept) with body as JSON (nil: none) and decodes a 2xx JSON answer
 // into out (nil: the body is ignored). Only idempotent requests are retried
@@ -162,6 +226,11 @@ func (c *Client) do(ctx context.Context, call *call, body, out any) error {
 	if c.settings.APIKey == "" {
 		return call.fail(provider.KindUnauthorized, provider.ChangedNo, 0,
 			"%s is empty; set it to a %s API key", c.platform.EnvKey, c.platform.Title)
+	}
+	if c.badHeader {
+		return call.fail(provider.KindInvalid, provider.ChangedNo, 0,
+			"keyward did not send %s to %s: the extra header %q is not one an HTTP request may carry, or it would replace one keyward sets itself; nothing was sent",
+			call.where(), c.platform.Title, call.sanitize(c.headerName))
 	}
 	for attempt := 1; ; attempt++ {
 		call.attempt = attempt
@@ -223,8 +292,13 @@ func (k *call) send(ctx context.Context, body any) result {
 	s := k.c.settings
 	req := k.c.rc.R().
 		SetContext(actx).
-		SetDoNotParseResponse(true).
-		SetHeader(k.c.platform.AuthHeader, k.c.platform.AuthPrefix+s.APIKey)
+		SetDoNotParseResponse(true)
+	for name, values := range k.c.header {
+		for _, v := range values {
+			req.Header.Add(name, v)
+		}
+	}
+	req.SetHeader(k.c.platform.AuthHeader, k.c.platform.AuthPrefix+s.APIKey)
 	if body != nil {
 		req.SetHeader("Content-Type", "application/json").SetBody(body)
 	}
@@ -275,8 +349,11 @@ func (k *call) transportFailure(parent, actx context.Context, err error, answere
 	}
 }
 
-// statusFailure maps a non-2xx answer. The platform answered, so it did not
-// carry the request out.
+// statusFailure maps a non-2xx answer. A refusal (4xx) means the platform
+// did not carry the request out; a server failure (5xx) to a write may come
+// after it did (a crash after the change was stored, a gateway that gave up
+// on an upstream that went on), so only a read, or a 501, 503 or 505, which
+// are refusals before any work, changed nothing for certain.
 func (k *call) statusFailure(status int, header http.Header, body []byte) result {
 	p := k.c.platform
 	quote := k.quote(body)
@@ -312,9 +389,15 @@ func (k *call) statusFailure(status int, header http.Header, body []byte) result
 	case status >= 500:
 		retry := k.idempotent && (status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout)
 		wait, _ := retryAfter(header, k.c.now())
-		return result{status: status, retryable: retry, retryAfter: wait, err: k.fail(provider.KindUpstream, no, status,
-			"%s failed on %s with %d %s%s%s; try again later",
-			p.Title, k.where(), status, http.StatusText(status), quote, k.attempts())}
+		changed := no
+		switch status {
+		case http.StatusNotImplemented, http.StatusServiceUnavailable, http.StatusHTTPVersionNotSupported:
+		default:
+			changed = k.changedIfReached()
+		}
+		return result{status: status, retryable: retry, retryAfter: wait, err: k.fail(provider.KindUpstream, changed, status,
+			"%s failed on %s with %d %s%s%s",
+			p.Title, k.where(), status, http.StatusText(status), quote, k.outcome(changed))}
 	default:
 		return result{status: status, err: k.fail(provider.KindInvalid, no, status,
 			"%s rejected %s as invalid (%d)%s; correct the request and try again", p.Title, k.where(), status, quote)}

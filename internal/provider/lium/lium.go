@@ -9,11 +9,15 @@
 package lium
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/provider"
@@ -33,6 +37,11 @@ const (
 
 	pathMe   = "/users/me"
 	pathKeys = "/keys"
+
+	// workspaceHeader names the workspace a session request acts in. Lium's
+	// CLI sends it on every /keys request, with the workspace of the
+	// configured API key; without it the server picks the session's own.
+	workspaceHeader = "X-Lium-Workspace-Id"
 )
 
 // Scope names Lium knows. billing, the money-moving scope, is in Lium's SDK
@@ -48,6 +57,9 @@ const (
 	// narrowest of Lium's two values ("own", "account") and its SDK's default.
 	podVisibilityOwn = "own"
 )
+
+// podVisibilities are the values of pod_visibility in Lium's SDK.
+var podVisibilities = []string{podVisibilityOwn, "account"}
 
 var keyPlatform = httpapi.Platform{
 	Name:       Name,
@@ -79,6 +91,13 @@ var vocabulary = []provider.Scope{
 type Provider struct {
 	api     *httpapi.Client // X-API-Key: the configured LIUM_API_KEY
 	session *httpapi.Client // Authorization: Bearer; nil without a session
+
+	// keysOnce guards keys: the session client for the /keys routes, with the
+	// workspace LIUM_API_KEY acts in, learnt once (a key is bound to its
+	// workspace for good); nil until then, and left nil by a failure, so the
+	// next call asks again.
+	keysOnce sync.Mutex
+	keys     *httpapi.Client
 }
 
 // New returns a provider that validates keys and answers whoami with the
@@ -135,6 +154,22 @@ type keyRow struct {
 	CreatedByUserID string    `json:"created_by_user_id"`
 }
 
+// keyRows is GET /keys: a JSON array. null or any other shape is not read as
+// "no keys", since a listing is what proves a revoked key gone.
+type keyRows []keyRow
+
+func (r *keyRows) UnmarshalJSON(b []byte) error {
+	if !bytes.HasPrefix(bytes.TrimSpace(b), []byte("[")) {
+		return errors.New("the answer is not a list of keys")
+	}
+	var rows []keyRow
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return err
+	}
+	*r = rows
+	return nil
+}
+
 // createKeyRequest is POST /keys. pod_visibility is always "own": a server
 // before Lium's budgets and visibility release ignores it (per its SDK).
 type createKeyRequest struct {
@@ -143,9 +178,13 @@ type createKeyRequest struct {
 	PodVisibility string   `json:"pod_visibility"`
 }
 
+// createKeyResponse is the row plus the secret. pod_visibility is there only
+// when the server recorded it: a server before Lium's release drops the
+// field from the request and the row (see podVisibilityNote).
 type createKeyResponse struct {
 	keyRow
-	Key string `json:"key"`
+	Key           string  `json:"key"`
+	PodVisibility *string `json:"pod_visibility"`
 }
 
 type userMe struct {
@@ -166,8 +205,12 @@ func (p *Provider) List(ctx context.Context) ([]provider.Key, error) {
 	if err := p.needSession("list"); err != nil {
 		return nil, err
 	}
-	var rows []keyRow
-	if err := p.session.Do(ctx, "GET", pathKeys, nil, &rows, true); err != nil {
+	c, err := p.keyClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows keyRows
+	if err := c.Do(ctx, "GET", pathKeys, nil, &rows, true); err != nil {
 		return nil, err
 	}
 	keys := make([]provider.Key, 0, len(rows))
@@ -181,8 +224,12 @@ func (p *Provider) Get(ctx context.Context, id string) (provider.Key, error) {
 	if err := p.needSession("read"); err != nil {
 		return provider.Key{}, err
 	}
+	c, err := p.keyClient(ctx)
+	if err != nil {
+		return provider.Key{}, err
+	}
 	var row keyRow
-	if err := p.session.Do(ctx, "GET", keyPath(id), nil, &row, true); err != nil {
+	if err := c.Do(ctx, "GET", keyPath(id), nil, &row, true); err != nil {
 		return provider.Key{}, notFoundAs(err, id)
 	}
 	return row.key(""), nil
@@ -205,9 +252,13 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 	}
 	// Lium takes no expiry on a new key: with ExpiryNone the manager records
 	// req.ExpiresAt and revokes the key itself.
+	c, err := p.keyClient(ctx)
+	if err != nil {
+		return provider.Created{}, err
+	}
 	body := createKeyRequest{Name: req.Name, Scopes: scopes, PodVisibility: podVisibilityOwn}
 	var resp createKeyResponse
-	if err := p.session.Do(ctx, "POST", pathKeys, body, &resp, false); err != nil {
+	if err := c.Do(ctx, "POST", pathKeys, body, &resp, false); err != nil {
 		return provider.Created{}, err
 	}
 	if resp.Key == "" || resp.ID == "" {
@@ -215,7 +266,30 @@ func (p *Provider) Create(ctx context.Context, req provider.CreateRequest) (prov
 			"Lium answered the creation of key %q without its id or secret, so keyward cannot use it; look for the key in the dashboard at %s (Access → API Keys) and delete it there",
 			req.Name, dashboardURL)
 	}
-	return provider.Created{Key: resp.key(secret.Mask(resp.Key)), Secret: resp.Key}, nil
+	created := provider.Created{Key: resp.key(secret.Mask(resp.Key)), Secret: resp.Key}
+	if note := podVisibilityNote(resp.PodVisibility); note != "" {
+		created.Notes = append(created.Notes, note)
+	}
+	return created, nil
+}
+
+// podVisibilityNote says when the create answer shows that Lium did not
+// record pod_visibility "own": Lium's CLI reads a field missing from the row,
+// or echoed with another value, as not recorded (a server before the release
+// drops it). The key then sees what the server's default allows.
+func podVisibilityNote(recorded *string) string {
+	if recorded != nil && *recorded == podVisibilityOwn {
+		return ""
+	}
+	said := "its answer does not carry pod_visibility"
+	switch {
+	case recorded != nil && slices.Contains(podVisibilities, *recorded):
+		said = fmt.Sprintf("its answer says pod_visibility %q", *recorded)
+	case recorded != nil:
+		// Not one of Lium's values: not repeated, since a note goes to the caller.
+		said = "its answer gives pod_visibility a value Lium does not define"
+	}
+	return fmt.Sprintf("Lium did not record pod_visibility %q on this key (%s): this Lium server does not support per-key pod visibility yet, so the key may see and act on every pod of the workspace that its scopes reach, not only the pods it creates; revoke it with revoke_key if that is too wide", podVisibilityOwn, said)
 }
 
 func (p *Provider) Update(ctx context.Context, id string, req provider.UpdateRequest) (provider.Key, error) {
@@ -237,10 +311,31 @@ func (p *Provider) Revoke(ctx context.Context, id string) error {
 	if err := p.needSession("revoke"); err != nil {
 		return err
 	}
-	if err := p.session.Do(ctx, "DELETE", keyPath(id), nil, nil, true); err != nil {
-		return notFoundAs(err, id)
+	c, err := p.keyClient(ctx)
+	if err != nil {
+		return err
 	}
-	return nil
+	// The DELETE's answer is undocumented; Lium's SDK takes any 2xx as done.
+	// A lost answer is settled by a fresh listing, never by a retried
+	// DELETE's 404.
+	err = provider.RevokeWithProof(ctx, provider.Revocation{
+		Provider: Name, Title: Title, ID: id,
+		Delete: func(ctx context.Context) (provider.DeleteAnswer, error) {
+			var raw json.RawMessage
+			if err := c.Do(ctx, "DELETE", keyPath(id), nil, &raw, false); err != nil {
+				return 0, err
+			}
+			return provider.DeleteAnswerOf(raw), nil
+		},
+		Listed: func(ctx context.Context) (bool, error) {
+			keys, err := p.List(ctx)
+			if err != nil {
+				return false, err
+			}
+			return !slices.ContainsFunc(keys, func(k provider.Key) bool { return k.ID == id }), nil
+		},
+	})
+	return notFoundAs(err, id)
 }
 
 // Validate asks Lium who the secret belongs to. A rejected secret is an
@@ -252,9 +347,8 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 			Reason: "a Lium API key is one word without spaces, like sk_ followed by about 43 letters and digits"}, nil
 	}
 	masked := secret.Mask(key)
-	var me userMe
 	// The checked key travels over the provider's own connections.
-	err := p.api.WithKey(key).Do(ctx, "GET", pathMe, nil, &me, true)
+	me, err := readMe(ctx, p.api.WithKey(key))
 	switch {
 	case err == nil:
 		v := provider.Validation{Status: provider.StatusValid, Owner: me.owner(), Masked: masked,
@@ -271,8 +365,8 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 }
 
 func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
-	var me userMe
-	if err := p.api.Do(ctx, "GET", pathMe, nil, &me, true); err != nil {
+	me, err := readMe(ctx, p.api)
+	if err != nil {
 		return provider.Identity{}, err
 	}
 	id := provider.Identity{Account: me.owner(), Detail: "Lium accepted the configured key (" + EnvKey + ")" + me.describe()}
@@ -280,6 +374,71 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 		id.Detail += "; keys are managed only in the dashboard, since keyward has no Lium session token"
 	}
 	return id, nil
+}
+
+// readMe is GET /users/me. Only an answer that names the user (an id or an
+// e-mail, as every recorded answer does) is Lium's: any other 2xx (an empty
+// object, null, another shape) confirms nothing either way.
+func readMe(ctx context.Context, c *httpapi.Client) (userMe, error) {
+	var me userMe
+	if err := c.Do(ctx, "GET", pathMe, nil, &me, true); err != nil {
+		return userMe{}, err
+	}
+	if strings.TrimSpace(me.ID) == "" && strings.TrimSpace(me.Email) == "" {
+		return userMe{}, provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, 0,
+			"Lium answered GET %s without naming a user, so keyward could not confirm the key: it is neither valid nor invalid as far as keyward can tell; check that LIUM_API_URL (if set) points at Lium's API (%s), or try again later",
+			pathMe, DefaultBaseURL)
+	}
+	return me, nil
+}
+
+// keyClient is the session client for the /keys routes. Lium's CLI sends
+// every /keys request X-Lium-Workspace-Id with its target workspace, by
+// default the one the configured API key acts in (GET /users/me); so does
+// keyward, learning it once. A server without workspaces names none on
+// /users/me, and then no header is sent, as Lium's SDK sends none.
+func (p *Provider) keyClient(ctx context.Context) (*httpapi.Client, error) {
+	p.keysOnce.Lock()
+	defer p.keysOnce.Unlock()
+	if p.keys != nil {
+		return p.keys, nil
+	}
+	me, err := readMe(ctx, p.api)
+	if err != nil {
+		return nil, workspaceUnknown(err)
+	}
+	c := p.session
+	if w := me.Workspace; w != nil {
+		id := strings.TrimSpace(w.ID)
+		if !validWorkspaceID(id) {
+			return nil, provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, 0,
+				"Lium's GET %s named the workspace %s acts in without an id keyward can send, so keyward did not touch any key; try again later, or manage keys in the dashboard at %s",
+				pathMe, EnvKey, dashboardURL)
+		}
+		c = c.WithHeader(workspaceHeader, id)
+	}
+	p.keys = c
+	return c, nil
+}
+
+// workspaceUnknown: without the workspace no /keys request is sent, since
+// the session's own workspace may be another one.
+func workspaceUnknown(err error) error {
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	e := provider.Fail(pe.Kind, provider.ChangedNo, Name, pe.Status,
+		"keyward manages the Lium keys of the workspace that %s acts in, as Lium's own CLI does, and could not learn which it is, so no key request was sent: %s",
+		EnvKey, pe.Message)
+	e.Permission, e.RetryAfter = pe.Permission, pe.RetryAfter
+	return e
+}
+
+// validWorkspaceID: one word of visible characters (Lium's are UUIDs), short
+// enough for a header.
+func validWorkspaceID(id string) bool {
+	return id != "" && len(id) <= 128 && !strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r >= 0x7f })
 }
 
 // forbiddenValidation sorts Lium's 403 on /users/me the way Lium's own CLI
@@ -344,10 +503,12 @@ func notFoundAs(err error, id string) error {
 
 func (r keyRow) key(masked string) provider.Key {
 	k := provider.Key{
-		ID:        r.ID,
-		Name:      r.Name,
-		Scopes:    slices.Clone(r.Scopes),
-		Active:    r.IsActive == nil || *r.IsActive,
+		ID:     r.ID,
+		Name:   r.Name,
+		Scopes: slices.Clone(r.Scopes),
+		// Only true is active: null or a missing field proves nothing, and a
+		// Python server's "if not key.is_active" refuses such a key.
+		Active:    r.IsActive != nil && *r.IsActive,
 		CreatedAt: r.CreatedAt.Time,
 		ExpiresAt: r.ExpiresAt.ptr(),
 		// Lium's rows carry no masked prefix, so only a new key has one.

@@ -347,7 +347,9 @@ func TestATimeoutIsAnUpstreamFailure(t *testing.T) {
 func TestCreateIsNeverRetriedButReadsAre(t *testing.T) {
 	f := start(t)
 	p := withSession(f)
-	f.Faults().Set(fakeserver.Fault{Status: http.StatusBadGateway, Body: "bad gateway"})
+	// On the key routes only: GET /users/me, which names the workspace,
+	// answers as usual.
+	f.Faults().Set(fakeserver.Fault{Path: "/api/keys", Status: http.StatusBadGateway, Body: "bad gateway"})
 	ctx := context.Background()
 
 	_, err := p.Create(ctx, provider.CreateRequest{Name: "once", Scopes: []string{"read"}})

@@ -6,6 +6,7 @@ package lyceum
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -276,16 +277,33 @@ func (p *Provider) Rotate(ctx context.Context, id string, req provider.RotateReq
 	return p.created(out, "", "regenerated the key")
 }
 
+// Revoke deletes one of the user's own keys, and says it did only on proof:
+// Lyceum's answer, or a fresh listing without the key.
 func (p *Provider) Revoke(ctx context.Context, id string) error {
 	if p.org != "" {
 		return provider.Unsupported(p.Name(),
 			"Lyceum documents no way to delete an organisation key through its API; delete key %s in the dashboard at %s, or rotate it to end its current secret", id, dashboardURL)
 	}
-	err := p.api.Do(ctx, http.MethodDelete, keyPath(id), nil, nil, true)
-	if provider.IsKind(err, provider.KindNotFound) {
-		return provider.NotFound(p.Name(), id)
-	}
-	return err
+	// Lyceum documents no answer to the DELETE, so its 2xx is read as JSON
+	// (a page that is not proves nothing), and a lost answer is settled by a
+	// fresh listing, never by a retried DELETE's 404.
+	return provider.RevokeWithProof(ctx, provider.Revocation{
+		Provider: p.Name(), Title: Title, ID: id,
+		Delete: func(ctx context.Context) (provider.DeleteAnswer, error) {
+			var raw json.RawMessage
+			if err := p.api.Do(ctx, http.MethodDelete, keyPath(id), nil, &raw, false); err != nil {
+				return 0, err
+			}
+			return provider.DeleteAnswerOf(raw), nil
+		},
+		Listed: func(ctx context.Context) (bool, error) {
+			entries, err := p.entries(ctx)
+			if err != nil {
+				return false, err
+			}
+			return !slices.ContainsFunc(entries, func(w wireKey) bool { return string(w.ID) == id }), nil
+		},
+	})
 }
 
 // Validate asks Lyceum about key, authenticated with the configured key, so
@@ -316,7 +334,7 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 		v.KeyID = match.ID
 	}
 	switch {
-	case out.Valid:
+	case out.valid():
 		v.Status = provider.StatusValid
 	case v.ExpiresAt != nil && !v.ExpiresAt.After(p.now()):
 		v.Status, v.Reason = provider.StatusExpired, fmt.Sprintf("the key expired at %s", v.ExpiresAt.Format(time.RFC3339))
@@ -335,7 +353,7 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 	if err != nil {
 		return provider.Identity{}, err
 	}
-	if !out.Valid {
+	if !out.valid() {
 		return provider.Identity{}, provider.Errorf(provider.KindUnauthorized, p.Name(),
 			"Lyceum does not count the credential in %s as a valid API key (it may be disabled, expired or a login token); set an lk_ API key", EnvKey)
 	}
@@ -387,8 +405,18 @@ func (p *Provider) validate(ctx context.Context, key string) (validateResponse, 
 	if key == "" {
 		body.APIKey = p.own.key
 	}
-	err := p.api.Read(ctx, http.MethodPost, pathValidate, body, &out)
-	return out, err
+	if err := p.api.Read(ctx, http.MethodPost, pathValidate, body, &out); err != nil {
+		return out, err
+	}
+	if out.Valid == nil {
+		// Lyceum's validate always says valid true or false; an answer
+		// without it (an empty object, null, another shape) is not Lyceum's,
+		// and proves a key neither good nor bad.
+		return out, provider.Fail(provider.KindUpstream, provider.ChangedNo, p.Name(), 0,
+			"Lyceum answered POST %s without saying whether the key is valid, so keyward could not confirm it: it is neither valid nor invalid as far as keyward can tell; try again later, or check the key in the dashboard at %s",
+			pathValidate, dashboardURL)
+	}
+	return out, nil
 }
 
 // match finds the listed key that a secret belongs to: same visible prefix,

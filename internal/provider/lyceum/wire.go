@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +58,9 @@ func (a *activeFlag) UnmarshalJSON(b []byte) error {
 func (a activeFlag) active() bool { return a.value != nil && *a.value }
 
 // keyList reads the list as a bare array or wrapped in an object, since the
-// exact shape is not documented.
+// exact shape is not documented. An answer with no list in it (null, {}, an
+// object without one of those fields) is not read as "no keys": a listing
+// is what proves a revoked key gone.
 type keyList []wireKey
 
 func (l *keyList) UnmarshalJSON(b []byte) error {
@@ -82,8 +85,10 @@ func (l *keyList) UnmarshalJSON(b []byte) error {
 		*l = wrapped.APIKeys
 	case wrapped.Keys != nil:
 		*l = wrapped.Keys
-	default:
+	case wrapped.Data != nil:
 		*l = wrapped.Data
+	default:
+		return errors.New("the answer holds no list of keys")
 	}
 	return nil
 }
@@ -122,8 +127,10 @@ type validateRequest struct {
 	APIKey string `json:"api_key"`
 }
 
+// validateResponse is POST /auth/api-keys/validate. Valid is nil when the
+// answer lacks it: such an answer says nothing either way.
 type validateResponse struct {
-	Valid      bool      `json:"valid"`
+	Valid      *bool     `json:"valid"`
 	UserID     *string   `json:"user_id"`
 	Email      *string   `json:"email"`
 	KeyName    *string   `json:"key_name"`
@@ -131,6 +138,8 @@ type validateResponse struct {
 	ExpiresAt  *wireTime `json:"expires_at"`
 	LastUsedAt *wireTime `json:"last_used_at"`
 }
+
+func (v validateResponse) valid() bool { return v.Valid != nil && *v.Valid }
 
 func (v validateResponse) owner() string {
 	switch {

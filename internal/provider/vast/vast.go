@@ -139,6 +139,12 @@ func (p *Provider) List(ctx context.Context) ([]provider.Key, error) {
 	if err := p.do(ctx, http.MethodGet, pathKeys, nil, &out, true); err != nil {
 		return nil, err
 	}
+	if out.APIKeys == nil {
+		// {} or {"apikeys": null} is not "no keys" (the configured key itself
+		// is always listed), and a listing is what proves a revoked key gone.
+		return nil, provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, 0,
+			"Vast.ai answered GET %s without a list of keys (\"apikeys\"), so keyward cannot tell which keys exist; try again later", pathKeys)
+	}
 	keys := make([]provider.Key, 0, len(out.APIKeys))
 	for _, w := range out.APIKeys {
 		keys = append(keys, w.key())
@@ -355,6 +361,8 @@ func (p *Provider) Validate(ctx context.Context, key string) (provider.Validatio
 			Reason: "Vast.ai accepts this key, but it lacks user_read, so Vast.ai does not say whose it is"}, nil
 	case err != nil:
 		return provider.Validation{}, err
+	case !me.named():
+		return provider.Validation{}, unnamedUser()
 	}
 	v := provider.Validation{Status: provider.StatusValid, Owner: me.owner(), Masked: masked}
 	if me.KeyID != nil {
@@ -371,6 +379,9 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 	if err := p.do(ctx, http.MethodGet, pathCurrentUser, nil, &me, true); err != nil {
 		return provider.Identity{}, err
 	}
+	if !me.named() {
+		return provider.Identity{}, unnamedUser()
+	}
 	id := provider.Identity{Account: me.owner(), Detail: fmt.Sprintf("Vast.ai user %d", me.ID)}
 	if me.KeyID != nil {
 		keyID := strconv.FormatInt(*me.KeyID, 10)
@@ -380,6 +391,15 @@ func (p *Provider) Whoami(ctx context.Context) (provider.Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+// unnamedUser: a 2xx from /users/current/ that names no user (an empty
+// object, null, another shape) is not Vast.ai's answer, which always carries
+// the user's id; it confirms nothing either way.
+func unnamedUser() error {
+	return provider.Fail(provider.KindUpstream, provider.ChangedNo, Name, 0,
+		"Vast.ai answered GET %s without naming a user, so keyward could not confirm the key: it is neither valid nor invalid as far as keyward can tell; check that VAST_API_URL (if set) points at Vast.ai's API (%s), or try again later",
+		pathCurrentUser, DefaultBaseURL)
 }
 
 // lookup finds a key's name and scopes for a report; a failure only leaves

@@ -275,6 +275,11 @@ type currentUser struct {
 	Username string `json:"username"`
 }
 
+// named: the answer names a user, as every answer of Vast.ai's does (D8).
+func (u currentUser) named() bool {
+	return u.ID > 0 || strings.TrimSpace(u.Email) != "" || strings.TrimSpace(u.Username) != ""
+}
+
 func (u currentUser) owner() string {
 	switch {
 	case u.Email != "":

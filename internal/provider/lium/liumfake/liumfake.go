@@ -10,15 +10,28 @@
 //     ("own": the key sees only the pods it creates, or "account") and the
 //     SDK sends "own" unless told otherwise; the billing scope is "not
 //     released" (lium-platform#630) and servers before it answer 422, as
-//     this fake does; X-Lium-Workspace-Id picks the workspace of a session
-//     request, and the fake records it like any other header.
+//     this fake does.
+//   - Datura-ai/lium lium/sdk/workspaces.py, lium/cli/workspaces/command.py,
+//     lium/cli/keys/command.py: an API key acts in exactly one workspace,
+//     which GET /users/me names (no "workspace" on a server without
+//     workspaces); a session request names its workspace in
+//     X-Lium-Workspace-Id, and without it the server picks the session's
+//     own; the CLI sends the key's workspace on every /keys request. The
+//     fake's user belongs to two workspaces: Research, where APIKey acts, and
+//     a personal one, the session's. /keys lists, makes, reads and deletes the
+//     keys of the request's workspace only.
+//   - A server before Lium's budgets and visibility release (lium.io today)
+//     ignores pod_visibility and answers rows without it
+//     (IgnorePodVisibility); Lium's CLI reads that as "not recorded".
 //   - Datura-ai/lium test/fixtures/api_keys/keys.json, workspaces/key_created.json,
 //     workspaces/users_me_research.json: the JSON field names and shapes.
 //   - Datura-ai/lium test/test_init_saved_key.py: 401 {"detail": "API key not
 //     found"} for an unknown key on /users/me.
 //
-// What no source states (the DELETE answer, 404 and 422 bodies, the answer to
-// a missing header) follows FastAPI's defaults, which Lium's API is built on.
+// What no source states (the DELETE answer, 404 and 422 bodies) follows
+// FastAPI's defaults, which Lium's API is built on. A header naming a
+// workspace the session's user is not a member of is answered 403 {"detail":
+// "Not a member of this workspace"}: assumed.
 package liumfake
 
 import (
@@ -43,6 +56,7 @@ var PodVisibilities = []string{"own", "account"}
 
 type key struct {
 	ID            string
+	Workspace     string // the workspace the key acts in
 	Name          string
 	Secret        string
 	Active        bool
@@ -53,7 +67,7 @@ type key struct {
 	LastUsed      *time.Time
 }
 
-// Fake is one Lium account with one user, one workspace, a session token and
+// Fake is one Lium account with one user in two workspaces, a session token and
 // an initial API key.
 type Fake struct {
 	srv *fakeserver.Server
@@ -65,14 +79,28 @@ type Fake struct {
 	session  string
 	sessions map[string]bool
 	now      func() time.Time
+	// workspacesOff: a server without workspaces (no "workspace" on
+	// /users/me, the header ignored); ignoreVisibility: a server before
+	// pod visibility (the field dropped, rows without it).
+	workspacesOff    bool
+	ignoreVisibility bool
 }
 
 const (
-	UserID        = "2f1c8a3e-6d4b-4a1f-9c2e-0b7d5e6f8a91"
-	UserName      = "Ana"
-	UserEmail     = "ana@example.com"
+	UserID    = "2f1c8a3e-6d4b-4a1f-9c2e-0b7d5e6f8a91"
+	UserName  = "Ana"
+	UserEmail = "ana@example.com"
+	// WorkspaceID is Research, the team workspace APIKey acts in.
 	WorkspaceID   = "9d8c7b6a-5f4e-4d3c-8b2a-190807060504"
 	WorkspaceName = "Research"
+	// PersonalWorkspaceID is the user's personal workspace, the one a
+	// session request without X-Lium-Workspace-Id acts in.
+	PersonalWorkspaceID   = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+	PersonalWorkspaceName = "Ana's workspace"
+	// ForeignWorkspaceID is a workspace the user is not a member of.
+	ForeignWorkspaceID = "7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a098"
+	// WorkspaceHeader names the workspace of a session request.
+	WorkspaceHeader = "X-Lium-Workspace-Id"
 	// FirstKeyName names the key APIKey returns.
 	FirstKeyName = "keyward"
 )
@@ -82,7 +110,7 @@ func New() *Fake {
 	f := &Fake{keys: map[string]*key{}, sessions: map[string]bool{}, now: time.Now}
 	f.session = "eyJ.fake." + randomToken(24)
 	f.sessions[f.session] = true
-	first := f.addKey(FirstKeyName, []string{"read", "rent", "manage"})
+	first := f.addKey(WorkspaceID, FirstKeyName, []string{"read", "rent", "manage"})
 	f.apiKey = first.Secret
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", f.route)
@@ -113,6 +141,49 @@ func (f *Fake) Requests() []fakeserver.Request { return f.srv.Requests() }
 
 // OpenConns is how many connections clients hold open to the fake.
 func (f *Fake) OpenConns() int { return f.srv.OpenConns() }
+
+// WorkspacesOff makes the fake a server without workspaces: /users/me names
+// none, and X-Lium-Workspace-Id is ignored.
+func (f *Fake) WorkspacesOff() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.workspacesOff = true
+}
+
+// IgnorePodVisibility makes the fake a server before Lium's pod visibility
+// release, as lium.io is today: pod_visibility is dropped and rows carry no
+// such field.
+func (f *Fake) IgnorePodVisibility() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ignoreVisibility = true
+}
+
+// AddKey makes a key in a workspace (WorkspaceID, PersonalWorkspaceID or
+// ForeignWorkspaceID), as the dashboard would.
+func (f *Fake) AddKey(workspace, name string, scopes []string) (id, secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := f.addKey(workspace, name, scopes)
+	return k.ID, k.Secret
+}
+
+// Workspace is the workspace a key acts in, "" when there is no such key.
+func (f *Fake) Workspace(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if k := f.keys[id]; k != nil {
+		return k.Workspace
+	}
+	return ""
+}
+
+// Exists reports whether a key with that id is there.
+func (f *Fake) Exists(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keys[id] != nil
+}
 
 // PodVisibility is the pod_visibility a key was created with, "" for none.
 func (f *Fake) PodVisibility(id string) string {
@@ -147,9 +218,10 @@ func (f *Fake) KeyID(secret string) string {
 	return ""
 }
 
-func (f *Fake) addKey(name string, scopes []string) *key {
+func (f *Fake) addKey(workspace, name string, scopes []string) *key {
 	k := &key{
 		ID:        newUUID(),
+		Workspace: workspace,
 		Name:      name,
 		Secret:    "sk_" + randomToken(32),
 		Active:    true,
@@ -173,9 +245,9 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request) {
 	case path == "/keys":
 		switch r.Method {
 		case http.MethodGet:
-			f.withSession(w, r, f.listKeys)
+			f.withSession(w, r, func(ws string) { f.listKeys(w, ws) })
 		case http.MethodPost:
-			f.withSession(w, r, f.createKey)
+			f.withSession(w, r, func(ws string) { f.createKey(w, r, ws) })
 		default:
 			methodNotAllowed(w)
 		}
@@ -183,9 +255,9 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request) {
 		id := path[len("/keys/"):]
 		switch r.Method {
 		case http.MethodGet:
-			f.withSession(w, r, func(w http.ResponseWriter, r *http.Request) { f.getKey(w, id) })
+			f.withSession(w, r, func(ws string) { f.getKey(w, ws, id) })
 		case http.MethodDelete:
-			f.withSession(w, r, func(w http.ResponseWriter, r *http.Request) { f.deleteKey(w, id) })
+			f.withSession(w, r, func(ws string) { f.deleteKey(w, ws, id) })
 		default:
 			methodNotAllowed(w)
 		}
@@ -194,10 +266,12 @@ func (f *Fake) route(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// usersMe answers a key or a session, as the dashboard and the SDK both read it.
+// usersMe answers a key or a session, as the dashboard and the SDK both read
+// it: the workspace is the key's, or the session's own.
 func (f *Fake) usersMe(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	workspace := PersonalWorkspaceID
 	if !f.sessionOK(r) {
 		secret := r.Header.Get("X-API-Key")
 		if secret == "" {
@@ -215,8 +289,9 @@ func (f *Fake) usersMe(w http.ResponseWriter, r *http.Request) {
 		}
 		now := f.now().UTC().Truncate(time.Second)
 		k.LastUsed = &now
+		workspace = k.Workspace
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	me := map[string]any{
 		"id":             UserID,
 		"name":           UserName,
 		"email":          UserEmail,
@@ -224,14 +299,28 @@ func (f *Fake) usersMe(w http.ResponseWriter, r *http.Request) {
 		"email_verified": true,
 		"admin":          false,
 		"created_at":     "2026-08-01T10:00:00",
-		"workspace": map[string]any{
-			"id":                    WorkspaceID,
-			"name":                  WorkspaceName,
-			"role":                  "owner",
-			"billing_owner_user_id": UserID,
-			"is_personal":           false,
-		},
-	})
+	}
+	if !f.workspacesOff {
+		me["workspace"] = workspaceInfo(workspace)
+	}
+	writeJSON(w, http.StatusOK, me)
+}
+
+func workspaceInfo(id string) map[string]any {
+	name, role, personal := WorkspaceName, "owner", false
+	switch id {
+	case PersonalWorkspaceID:
+		name, personal = PersonalWorkspaceName, true
+	case ForeignWorkspaceID:
+		name, role = "Elsewhere", "member"
+	}
+	return map[string]any{
+		"id":                    id,
+		"name":                  name,
+		"role":                  role,
+		"billing_owner_user_id": UserID,
+		"is_personal":           personal,
+	}
 }
 
 func (f *Fake) liveKey(secret string) *key {
@@ -252,29 +341,43 @@ func (f *Fake) sessionOK(r *http.Request) bool {
 }
 
 // withSession guards the /keys routes: Lium's server lets only a browser
-// session at them, and answers 401 to an API key.
-func (f *Fake) withSession(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
+// session at them, and answers 401 to an API key. The request acts in the
+// workspace its X-Lium-Workspace-Id names, or in the session's own; on a
+// server without workspaces, in all of the user's keys ("").
+func (f *Fake) withSession(w http.ResponseWriter, r *http.Request, next func(workspace string)) {
 	f.mu.Lock()
-	ok := f.sessionOK(r)
+	ok, off := f.sessionOK(r), f.workspacesOff
 	f.mu.Unlock()
 	if !ok {
 		detail(w, http.StatusUnauthorized, "Not authenticated")
 		return
 	}
-	next(w, r)
+	workspace := PersonalWorkspaceID
+	if off {
+		workspace = "" // every key of the user
+	} else if named := r.Header.Get(WorkspaceHeader); named != "" {
+		if named != WorkspaceID && named != PersonalWorkspaceID {
+			detail(w, http.StatusForbidden, "Not a member of this workspace")
+			return
+		}
+		workspace = named
+	}
+	next(workspace)
 }
 
-func (f *Fake) listKeys(w http.ResponseWriter, _ *http.Request) {
+func (f *Fake) listKeys(w http.ResponseWriter, workspace string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rows := make([]map[string]any, 0, len(f.order))
 	for _, id := range f.order {
-		rows = append(rows, row(f.keys[id]))
+		if k := f.keys[id]; workspace == "" || k.Workspace == workspace {
+			rows = append(rows, f.row(k))
+		}
 	}
 	writeJSON(w, http.StatusOK, rows)
 }
 
-func (f *Fake) createKey(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createKey(w http.ResponseWriter, r *http.Request, workspace string) {
 	var body struct {
 		Name          *string   `json:"name"`
 		Scopes        *[]string `json:"scopes"`
@@ -298,37 +401,38 @@ func (f *Fake) createKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if body.PodVisibility != nil && !slices.Contains(PodVisibilities, *body.PodVisibility) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if body.PodVisibility != nil && !f.ignoreVisibility && !slices.Contains(PodVisibilities, *body.PodVisibility) {
 		unprocessable(w, []string{"body", "pod_visibility"}, "Input should be 'own' or 'account'", "enum")
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k := f.addKey(*body.Name, scopes)
-	if body.PodVisibility != nil {
+	k := f.addKey(workspace, *body.Name, scopes)
+	if body.PodVisibility != nil && !f.ignoreVisibility {
 		k.PodVisibility = *body.PodVisibility
 	}
-	out := row(k)
+	out := f.row(k)
 	out["key"] = k.Secret
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (f *Fake) getKey(w http.ResponseWriter, id string) {
+// getKey answers 404 for a key of another workspace, as for none at all.
+func (f *Fake) getKey(w http.ResponseWriter, workspace, id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := f.keys[id]
-	if k == nil {
+	if k == nil || (workspace != "" && k.Workspace != workspace) {
 		detail(w, http.StatusNotFound, "API key not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, row(k))
+	writeJSON(w, http.StatusOK, f.row(k))
 }
 
 // deleteKey removes the key at once: its next request is answered 401.
-func (f *Fake) deleteKey(w http.ResponseWriter, id string) {
+func (f *Fake) deleteKey(w http.ResponseWriter, workspace, id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.keys[id] == nil {
+	if k := f.keys[id]; k == nil || (workspace != "" && k.Workspace != workspace) {
 		detail(w, http.StatusNotFound, "API key not found")
 		return
 	}
@@ -337,9 +441,10 @@ func (f *Fake) deleteKey(w http.ResponseWriter, id string) {
 	writeJSON(w, http.StatusOK, map[string]string{"message": "API key deleted"})
 }
 
-// row is a key as Lium lists it: no secret, naive UTC timestamps.
-func row(k *key) map[string]any {
-	return map[string]any{
+// row is a key as Lium lists it: no secret, naive UTC timestamps, and
+// pod_visibility only on a server that knows it.
+func (f *Fake) row(k *key) map[string]any {
+	out := map[string]any{
 		"id":                 k.ID,
 		"user_id":            UserID,
 		"name":               k.Name,
@@ -348,10 +453,13 @@ func row(k *key) map[string]any {
 		"expires_at":         stamp(k.ExpiresAt),
 		"last_used":          stamp(k.LastUsed),
 		"scopes":             slices.Clone(k.Scopes),
-		"workspace_id":       WorkspaceID,
+		"workspace_id":       nilIfEmpty(k.Workspace),
 		"created_by_user_id": UserID,
-		"pod_visibility":     nilIfEmpty(k.PodVisibility),
 	}
+	if !f.ignoreVisibility {
+		out["pod_visibility"] = nilIfEmpty(k.PodVisibility)
+	}
+	return out
 }
 
 func nilIfEmpty(s string) any {

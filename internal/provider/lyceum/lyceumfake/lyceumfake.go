@@ -144,6 +144,13 @@ func (f *Fake) SetActiveNull(id string) {
 	}
 }
 
+// Exists reports whether a key with that id is there (not deleted).
+func (f *Fake) Exists(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.find(id) != nil
+}
+
 // Works reports whether a secret authenticates now.
 func (f *Fake) Works(secret string) bool {
 	f.mu.Lock()
