@@ -523,3 +523,13 @@ func TestBehaviourSuiteLiumWorkspace(t *testing.T) {
 		}
 	}
 }
+
+// What a platform says of a new key reaches the caller: a Lium server that
+// did not record the narrow pod visibility is named in the result's notes.
+func TestBehaviourSuitePlatformNotesReachTheResult(t *testing.T) {
+	h, fk := byName(t, "lium").harness(t)
+	f := fk.(*liumfake.Fake)
+	f.IgnorePodVisibility()
+	res := h.ok("create_key", map[string]any{"provider": "lium", "name": "wide", "scopes": []any{"read"}})
+	assert.Contains(t, strings.Join(strs(res["notes"]), " "), "did not record pod_visibility")
+}

@@ -195,6 +195,9 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		}
 		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%w)", err))
 	}
+	for _, n := range created.Notes {
+		notes = append(notes, Note{Kind: NoteProvider, Text: n})
+	}
 	return NewSecret{Key: view(p, created.Key, &mk), Delivery: d, Notes: notes}, nil
 }
 

@@ -88,6 +88,7 @@ const (
 	NoteFileNotRemoved        NoteKind = "file_not_removed"        // Path could not be removed (Err): delete it by hand
 	NoteOldSecretGrace        NoteKind = "old_secret_grace"        // the old secret works until At
 	NoteRotatedByReissue      NoteKind = "rotated_by_reissue"      // Text: the platform's title
+	NoteProvider              NoteKind = "provider"                // Text: what the platform made of the request (its words)
 )
 
 // Note is one thing a caller should know about an outcome. Which fields are

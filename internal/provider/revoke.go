@@ -116,13 +116,13 @@ func (r Revocation) confirm(ctx context.Context, what string, resend bool) error
 
 func (r Revocation) unconfirmed(what string, listErr error) error {
 	return Fail(KindUpstream, ChangedUnknown, r.Provider, 0,
-		"%s, and keyward could not list the keys to see whether it is gone (%s); the key may still work: check with list_keys and revoke it again if it is listed",
-		what, strings.TrimSuffix(listErr.Error(), "."))
+		"%s, and keyward could not list the keys to see whether it is gone (%s); the key may still work: if it is still listed, revoke it again",
+		what, strings.TrimSuffix(listErr.Error(), ".")).Next(StepCheckKeys)
 }
 
 func (r Revocation) stillListed(what string) error {
 	return Fail(KindUpstream, ChangedNo, r.Provider, 0,
-		"%s; %s still lists the key, so it was not revoked and still works; try revoke_key again later", what, r.Title)
+		"%s; %s still lists the key, so it was not revoked and still works; try again later", what, r.Title)
 }
 
 func changedOf(err error) Changed {

@@ -114,7 +114,8 @@ func TestServerFailureToAWriteMayHaveChangedSomething(t *testing.T) {
 		assert.Equal(t, tc.status, pe.Status)
 		assert.Equal(t, tc.changed, pe.Changed, "%s answered %d", tc.method, tc.status)
 		if tc.changed == provider.ChangedUnknown {
-			assert.Contains(t, pe.Message, "may have changed something on Vast.ai; check with list_keys")
+			assert.Contains(t, pe.Message, "may have changed something on Vast.ai, so look before retrying")
+			assert.Equal(t, provider.StepCheckKeys, pe.Step)
 		} else {
 			assert.Contains(t, pe.Message, "try again later")
 		}

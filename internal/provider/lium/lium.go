@@ -289,7 +289,7 @@ func podVisibilityNote(recorded *string) string {
 		// Not one of Lium's values: not repeated, since a note goes to the caller.
 		said = "its answer gives pod_visibility a value Lium does not define"
 	}
-	return fmt.Sprintf("Lium did not record pod_visibility %q on this key (%s): this Lium server does not support per-key pod visibility yet, so the key may see and act on every pod of the workspace that its scopes reach, not only the pods it creates; revoke it with revoke_key if that is too wide", podVisibilityOwn, said)
+	return fmt.Sprintf("Lium did not record pod_visibility %q on this key (%s): this Lium server does not support per-key pod visibility yet, so the key may see and act on every pod of the workspace that its scopes reach, not only the pods it creates; revoke it if that is too wide", podVisibilityOwn, said)
 }
 
 func (p *Provider) Update(ctx context.Context, id string, req provider.UpdateRequest) (provider.Key, error) {

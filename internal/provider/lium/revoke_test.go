@@ -83,7 +83,7 @@ func TestRevokeNeedsProof(t *testing.T) {
 		id, _ := add(f)
 		require.NoError(t, p.Revoke(context.Background(), id))
 		pe := requireKind(t, p.Revoke(context.Background(), id), provider.KindNotFound)
-		assert.Contains(t, pe.Message, "list_keys")
+		assert.Equal(t, provider.StepFindKey, pe.Step)
 		assert.Equal(t, 2, count(f, http.MethodDelete, deletePath(id)))
 	})
 }

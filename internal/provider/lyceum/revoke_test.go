@@ -98,7 +98,7 @@ func TestRevokeNeedsProof(t *testing.T) {
 		pe := requireKind(t, err, provider.KindUpstream)
 		assert.Equal(t, provider.ChangedUnknown, pe.Changed)
 		assert.Contains(t, pe.Message, "may still work")
-		assert.Contains(t, pe.Message, "list_keys")
+		assert.Equal(t, provider.StepCheckKeys, pe.Step)
 		providertest.NoSecret(t, []string{f.APIKey(), secret}, err)
 	})
 
