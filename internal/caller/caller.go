@@ -9,8 +9,11 @@ import "context"
 type Identity struct {
 	ClientName    string
 	ClientVersion string
-	SessionID     string
+	SessionID     string // empty on stateless requests (protocol 2026-07-28)
 	Transport     string // stdio, http, sse
+	// Principal is who authenticated, over HTTP: the OAuth token's subject, or
+	// "token" for the holder of KEYWARD_HTTP_TOKEN; empty on stdio.
+	Principal string
 }
 
 // Decision is the human's answer to a confirmation.
