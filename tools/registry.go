@@ -5,6 +5,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -15,7 +16,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/seal"
 )
 
 // definition is one tool: its MCP description, the struct its arguments bind
@@ -48,6 +51,9 @@ type Options struct {
 	ReadOnly bool     // only read-only tools
 	Allow    []string // only these tools (empty: all)
 	Logger   *slog.Logger
+	// Rounds carries questions to the human over the rounds of a call; nil:
+	// a sealer with a random key and nonces remembered in memory.
+	Rounds *Rounds
 }
 
 // Providers are the provider names the tools' schemas accept.
@@ -133,6 +139,9 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Rounds == nil {
+		o.Rounds = &Rounds{Sealer: seal.Random(), Spent: &MemorySpent{}}
+	}
 	defs := all(providersOf(m))
 	known := map[string]bool{}
 	for _, d := range defs {
@@ -164,7 +173,7 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 		if len(o.Allow) > 0 && !slices.Contains(o.Allow, d.tool.Name) {
 			continue
 		}
-		s.AddTool(d.tool, wrap(d, m, s, o.Logger))
+		s.AddTool(d.tool, wrap(d, m, o.Rounds, o.Logger))
 		registered = append(registered, d.tool.Name)
 	}
 	if len(registered) == 0 {
@@ -176,7 +185,7 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 // wrap turns a handler into an MCP handler: secrets where none belong are
 // refused, the caller's identity and the human (elicitation) are attached,
 // errors are made safe to echo, and a panic is contained.
-func wrap(d definition, m *manager.Manager, s *server.MCPServer, log *slog.Logger) server.ToolHandlerFunc {
+func wrap(d definition, m *manager.Manager, rounds *Rounds, log *slog.Logger) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -191,15 +200,54 @@ func wrap(d definition, m *manager.Manager, s *server.MCPServer, log *slog.Logge
 			}
 			return mcp.NewToolResultError(msg), nil
 		}
-		ctx = enrich(ctx, s)
-		structured, text, herr := d.run(ctx, m, req)
-		if herr != nil {
+		ctx = enrich(ctx)
+		fail := func(herr error) *mcp.CallToolResult {
 			msg := scrub(say(herr), maxErrorEcho)
 			log.Debug("tool call failed", "tool", d.tool.Name, "err", msg)
-			return errorResult(msg, errorOut(herr)), nil
+			return errorResult(msg, errorOut(herr))
+		}
+		args := argsHash(req)
+		st, serr := rounds.open(ctx, req, args)
+		if serr != nil {
+			if !d.readOnly {
+				AuditRefused(ctx, m, req, serr.Error())
+			}
+			return fail(serr), nil
+		}
+		if st != nil && st.Kind == kindReveal {
+			return finishReveal(ctx, m, rounds, req, st, fail), nil
+		}
+		var rt *roundTrip
+		if canAsk(ctx) {
+			rt = &roundTrip{r: rounds, req: req, args: args, state: st}
+			ctx = caller.WithHuman(ctx, rt)
+		}
+		structured, text, herr := d.run(ctx, m, req)
+		if rt != nil && rt.asked != nil && (herr == nil || errors.Is(herr, caller.ErrInputRequired)) {
+			// The call ends with a question; its answer comes with the next round.
+			return rt.inputRequired(), nil
+		}
+		if herr != nil {
+			return fail(herr), nil
 		}
 		return mcp.NewToolResultStructured(structured, text), nil
 	}
+}
+
+// finishReveal is the round after a new secret was put to the human: it
+// settles the secret's file by the answer, and answers as the call would have.
+func finishReveal(ctx context.Context, m *manager.Manager, rounds *Rounds, req mcp.CallToolRequest, st *roundState, fail func(error) *mcp.CallToolResult) *mcp.CallToolResult {
+	if err := rounds.spend(ctx, st); err != nil {
+		return fail(err)
+	}
+	answer := server.ElicitationResponse(req.Params.InputResponses, answerKey)
+	ack := answer != nil && answer.Action == mcp.ElicitationResponseActionAccept && fieldTrue(answer.Content, "copied")
+	res, err := m.FinishReveal(ctx, req.Params.Name, st.Provider, st.KeyID, st.File, ack)
+	if err != nil {
+		return fail(err)
+	}
+	out := secretOut(res)
+	return mcp.NewToolResultStructured(out, secretText("Created", out))
 }
 
 // Annotations shared by tools, by kind.

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -33,85 +32,26 @@ func callerOf(ctx context.Context) caller.Identity {
 	c := caller.Identity{}
 	c.Transport, _ = ctx.Value(transportKey{}).(string)
 	session := server.ClientSessionFromContext(ctx)
-	if session == nil {
-		return c
+	if session != nil {
+		c.SessionID = session.SessionID()
 	}
-	c.SessionID = session.SessionID()
-	if info, ok := session.(server.SessionWithClientInfo); ok {
-		ci := info.GetClientInfo()
-		// Whoever connects chooses these: masked and bounded before they reach
-		// the audit log, the state file or a log line.
+	// Whoever connects chooses these: masked and bounded before they reach
+	// the audit log, the state file or a log line. From protocol 2026-07-28
+	// on each request says who it is; before, the session's initialize did.
+	var ci *mcp.Implementation
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		ci = info.ClientInfo
+	} else if withInfo, ok := session.(server.SessionWithClientInfo); ok {
+		i := withInfo.GetClientInfo()
+		ci = &i
+	}
+	if ci != nil {
 		c.ClientName, c.ClientVersion = scrub(ci.Name, 200), scrub(ci.Version, 100)
 	}
 	return c
 }
 
-// enrich attaches who is calling and, when the client can ask its human, a
-// way to do so.
-func enrich(ctx context.Context, s *server.MCPServer) context.Context {
-	if info, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		if info.GetClientCapabilities().Elicitation != nil && canAskDuringCall(ctx) {
-			ctx = caller.WithHuman(ctx, elicitor{s: s})
-		}
-	}
+// enrich attaches who is calling.
+func enrich(ctx context.Context) context.Context {
 	return caller.With(ctx, callerOf(ctx))
-}
-
-// elicitor asks the human through MCP elicitation (form mode).
-type elicitor struct{ s *server.MCPServer }
-
-func (e elicitor) ask(ctx context.Context, message, field, title string) (*mcp.ElicitationResult, error) {
-	return e.s.RequestElicitation(ctx, mcp.ElicitationRequest{Params: mcp.ElicitationParams{
-		Message: message,
-		RequestedSchema: map[string]any{
-			"type": "object",
-			"properties": map[string]any{
-				field: map[string]any{"type": "boolean", "title": title, "default": false},
-			},
-			"required": []string{field},
-		},
-	}})
-}
-
-func (e elicitor) Confirm(ctx context.Context, message string) (caller.Decision, error) {
-	res, err := e.ask(ctx, message, "confirm", "Yes, do it")
-	if err != nil {
-		return "", err
-	}
-	switch res.Action {
-	case mcp.ElicitationResponseActionAccept:
-		if fieldTrue(res.Content, "confirm") {
-			return caller.Accept, nil
-		}
-		return caller.Decline, nil
-	case mcp.ElicitationResponseActionCancel:
-		return caller.Cancel, nil
-	case mcp.ElicitationResponseActionDecline:
-		return caller.Decline, nil
-	}
-	return "", fmt.Errorf("the client answered with an unknown action %q", res.Action)
-}
-
-func (e elicitor) ShowSecret(ctx context.Context, message string) (bool, error) {
-	res, err := e.ask(ctx, message, "copied", "I have copied the secret")
-	if err != nil {
-		return false, err
-	}
-	return res.Action == mcp.ElicitationResponseActionAccept && fieldTrue(res.Content, "copied"), nil
-}
-
-func fieldTrue(content any, field string) bool {
-	m, ok := content.(map[string]any)
-	if !ok {
-		return false
-	}
-	b, _ := m[field].(bool)
-	return b
-}
-
-// canAskDuringCall: from protocol 2026-07-28 on, a server may not send
-// requests in the middle of a tool call (input comes by multi round-trip
-// instead), so such clients are treated as unable to ask their human.
-func canAskDuringCall(ctx context.Context) bool {
-	return !mcp.IsModernProtocol(server.RequestProtocolVersion(ctx))
 }

@@ -3,7 +3,16 @@
 // the rules (which may need the human) and the audit log (which names the caller).
 package caller
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrInputRequired is what a Human answers when the question has been put
+// to the client and the answer will come with the call's next round (the
+// multi round-trip of protocol 2026-07-28): the call ends here, changing
+// nothing, and is made again with the answer.
+var ErrInputRequired = errors.New("the human's answer is needed first")
 
 // Identity is who is asking, as the transport knows it.
 type Identity struct {
@@ -25,13 +34,23 @@ const (
 	Cancel  Decision = "cancel"
 )
 
+// Reveal is a new secret to show the human: Message holds it; the key and
+// the file it was written to say what it belongs to.
+type Reveal struct {
+	Message  string
+	Provider string
+	KeyID    string
+	File     string
+}
+
 // Human reaches the person behind the client. It is absent when the client
-// cannot ask.
+// cannot ask. Either method may answer ErrInputRequired: the question went
+// out, and the answer comes with the call's next round.
 type Human interface {
 	Confirm(ctx context.Context, message string) (Decision, error)
-	// ShowSecret shows message (which holds a secret) to the human only and
-	// reports whether they acknowledged it.
-	ShowSecret(ctx context.Context, message string) (acknowledged bool, err error)
+	// ShowSecret shows the secret to the human only and reports whether they
+	// acknowledged it.
+	ShowSecret(ctx context.Context, r Reveal) (acknowledged bool, err error)
 }
 
 type identityKey struct{}

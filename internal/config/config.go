@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider/platforms"
+	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -68,6 +69,12 @@ type Config struct {
 	RateLimit      int           `env:"KEYWARD_RATE_LIMIT" envDefault:"600"`
 	MaxBodyBytes   int64         `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
 	MaxConns       int           `env:"KEYWARD_MAX_CONNS" envDefault:"2048"`
+
+	// StateKeyText seals the state a client echoes back between the rounds
+	// of a confirmation (base64, at least 32 bytes); every replica of a
+	// deployment must share it. Unset: a random key per process.
+	StateKeyText string `env:"KEYWARD_STATE_KEY"`
+	StateKey     []byte `env:"-"`
 
 	// Each registered platform's variables, by platform name.
 	platforms map[string]PlatformSettings
@@ -134,6 +141,7 @@ func (c *Config) Credentials() []string {
 		}
 	}
 	add(c.HTTPToken)
+	add(c.StateKeyText)
 	return out
 }
 
@@ -206,6 +214,11 @@ func (c *Config) finish(environ map[string]string) error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("KEYWARD_MAX_BODY=%d is too small; give bytes, at least 1024", c.MaxBodyBytes)
+	}
+	if c.StateKeyText != "" {
+		if c.StateKey, err = seal.ParseKey(c.StateKeyText); err != nil {
+			bad("KEYWARD_STATE_KEY is not usable: %v", err)
+		}
 	}
 	if c.MaxConns < 1 {
 		bad("KEYWARD_MAX_CONNS=%d must be at least 1 (concurrent HTTP connections)", c.MaxConns)

@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/keyward/keyward/internal/caller"
@@ -30,6 +31,9 @@ type Result struct {
 	Secret       string
 	Acknowledged *bool // elicit mode: whether the human acknowledged it
 	Fallback     Fallback
+	// Pending: the secret was put to the human and the answer comes with the
+	// call's next round; until then it waits in File.
+	Pending bool
 }
 
 // Secrets delivers secrets; the manager's default is Files.
@@ -74,19 +78,31 @@ func (f Files) Deliver(ctx context.Context, providerName, title string, c provid
 			r.Fallback = FallbackUnavailable
 			return r, err
 		}
-		msg := fmt.Sprintf("New secret for key %q (%s) on %s:\n\n%s\n\nCopy it now: it is shown only once and keyward keeps no copy.", c.Key.Name, c.Key.ID, title, c.Secret)
-		ack, err := h.ShowSecret(ctx, msg)
-		if err == nil && ack {
-			t := true
-			return Result{Mode: secret.ModeElicit, Acknowledged: &t}, nil
+		// The secret goes to its file first, so that it is never lost
+		// whatever becomes of the question; the file goes once the human
+		// has acknowledged the secret.
+		r, err := f.file(providerName, c)
+		if err != nil {
+			return r, err
 		}
-		r, ferr := f.file(providerName, c)
+		msg := fmt.Sprintf("New secret for key %q (%s) on %s:\n\n%s\n\nCopy it now: it is shown only once and keyward keeps no copy.", c.Key.Name, c.Key.ID, title, c.Secret)
+		ack, err := h.ShowSecret(ctx, caller.Reveal{Message: msg, Provider: providerName, KeyID: c.Key.ID, File: r.File})
+		switch {
+		case errors.Is(err, caller.ErrInputRequired):
+			r.Mode, r.Pending = secret.ModeElicit, true
+			return r, nil
+		case err == nil && ack:
+			if _, rmErr := secret.RemoveFile(r.File); rmErr == nil {
+				t := true
+				return Result{Mode: secret.ModeElicit, Acknowledged: &t}, nil
+			}
+		}
 		no := false
 		r.Acknowledged, r.Fallback = &no, FallbackNotAcknowledged
 		if err != nil {
 			r.Fallback = FallbackFailed
 		}
-		return r, ferr
+		return r, nil
 	}
 	return f.file(providerName, c)
 }

@@ -57,8 +57,10 @@ func (c *call) recordIn(tx *sql.Tx) error {
 }
 
 // end writes the record unless the change already did.
+// A call that ended to wait for the human's answer leaves no record: nothing
+// happened, and the round that brings the answer is recorded.
 func (c *call) end(err error) {
-	if c.recorded && err == nil {
+	if (c.recorded && err == nil) || errors.Is(err, caller.ErrInputRequired) {
 		return
 	}
 	c.m.record(c.ctx, c.rec, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/provider"
 )
@@ -18,9 +19,10 @@ func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.C
 	if err != nil {
 		return Delivery{}, nil, err
 	}
-	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged}
+	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged, Pending: r.Pending}
 	var notes []Note
 	switch {
+	case r.Pending:
 	case r.Secret != "":
 		notes = append(notes, Note{Kind: NoteSecretInline})
 	case r.File != "":
@@ -61,4 +63,46 @@ func fmtTime(t *time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// FinishReveal settles a secret put to the human in an earlier round of the
+// call named tool: acknowledged, its file goes and the human alone has it;
+// not, it stays in its file. Either way the audit log says which.
+func (m *Manager) FinishReveal(ctx context.Context, tool, providerName, keyID, file string, acknowledged bool) (res NewSecret, err error) {
+	c := m.begin(ctx, audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID})
+	defer func() { c.end(err) }()
+	p, err := m.providerThatManages(providerName)
+	if err != nil {
+		return res, err
+	}
+	key := m.keys.lock(p.Name(), keyID)
+	defer key.release()
+	k, err := p.Get(ctx, keyID)
+	if err != nil {
+		return res, err
+	}
+	mk, err := m.managed(ctx, p.Name(), keyID)
+	if err != nil {
+		return res, err
+	}
+	c.rec.KeyName = k.Name
+	yes, no := true, false
+	if acknowledged && mk != nil && mk.secretFile == file {
+		if _, n := m.removeSecretFile(file, NoteFileRemoved); n != nil && n.Err != nil {
+			res.Notes = append(res.Notes, *n)
+		} else {
+			mk.secretFile = ""
+			if err := m.saveManaged(ctx, *mk); err != nil {
+				m.log.Warn("recording that a secret file was removed failed", "provider", p.Name(), "key_id", keyID, "err", err)
+			}
+			c.rec.Detail = "the secret was shown to the human and acknowledged; its file was removed"
+			res.Key, res.Delivery = view(p, k, mk), Delivery{Mode: m.opts.Reveal, Acknowledged: &yes}
+			res.Notes = append(res.Notes, Note{Kind: NoteSecretShown})
+			return res, nil
+		}
+	}
+	c.rec.Detail = "the secret was shown to the human but not acknowledged; it stays in its file"
+	res.Key, res.Delivery = view(p, k, mk), Delivery{Mode: "file", File: file, Acknowledged: &no}
+	res.Notes = append(res.Notes, Note{Kind: NoteSecretFile, Path: file}, Note{Kind: NoteElicitNotAcknowledged})
+	return res, nil
 }

@@ -203,6 +203,9 @@ func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, er
 		return CouldNotAsk, nil
 	}
 	d, err := h.Confirm(ctx, message)
+	if errors.Is(err, caller.ErrInputRequired) {
+		return "", err // asked; the answer comes with the next round
+	}
 	if err != nil {
 		return AskFailed, &declinedError{cause: err, msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
 	}

@@ -376,7 +376,7 @@ func (h *decliningHuman) Confirm(context.Context, string) (caller.Decision, erro
 	h.asked++
 	return caller.Decline, nil
 }
-func (h *decliningHuman) ShowSecret(context.Context, string) (bool, error) { return false, nil }
+func (h *decliningHuman) ShowSecret(context.Context, caller.Reveal) (bool, error) { return false, nil }
 
 // Nothing reaches the platform before the human and the policy said yes.
 func TestDeclinesAndRefusalsChangeNothing(t *testing.T) {

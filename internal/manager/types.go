@@ -42,6 +42,9 @@ type Delivery struct {
 	File         string
 	Secret       string
 	Acknowledged *bool // elicit mode: whether the human acknowledged it
+	// Pending: the secret was put to the human (it waits in File); the
+	// answer comes with the call's next round, and FinishReveal settles it.
+	Pending bool
 }
 
 // NewSecret answers every call that makes a key or a secret (create, update,

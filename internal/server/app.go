@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/local"
 	"github.com/keyward/keyward/internal/provider/platforms"
+	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/version"
@@ -101,7 +102,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		server.WithInstructions(instructions),
 		server.WithToolHandlerMiddleware(limitToolCalls), // HTTP only: rate limit, shutdown drain (http_sessions.go)
 	)...)
-	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger}); err != nil {
+	sealer := seal.Random() // each process its own key, unless the operator shares one
+	if len(cfg.StateKey) > 0 {
+		if sealer, err = seal.New(cfg.StateKey); err != nil {
+			return nil, fmt.Errorf("KEYWARD_STATE_KEY: %w", err)
+		}
+	}
+	rounds := &tools.Rounds{Sealer: sealer, Spent: &tools.MemorySpent{Now: bo.now}, Now: bo.now}
+	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger, Rounds: rounds}); err != nil {
 		return nil, err
 	}
 
