@@ -2,6 +2,7 @@ package tools
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -63,7 +64,7 @@ type reissueArgs struct {
 	AllowedIPs []string `json:"allowed_ips,omitempty"`
 }
 
-func providerArg(p Providers) mcp.ToolOption {
+func providerArg(p Surface) mcp.ToolOption {
 	return mcp.WithString("provider",
 		mcp.Description("Where the key lives. Default \"local\", keyward's own key authority. list_providers shows what each provider can do."),
 		mcp.Enum(p.Configured...), mcp.DefaultString("local"))
@@ -90,6 +91,15 @@ func scopesArg(what string) mcp.ToolOption {
 
 func expiresInArg(what string) mcp.ToolOption {
 	return mcp.WithString("expires_in", mcp.MaxLength(maxDurationLen), mcp.Pattern(durationPattern), mcp.Description(what))
+}
+
+// lifetimes says, in the operator's numbers, what expires_in accepts.
+func (s Surface) lifetimes() string {
+	never := `"never" is not allowed`
+	if s.AllowNoExpiry {
+		never = `or "never"`
+	}
+	return fmt.Sprintf("a duration such as 12h or 7d, at least 1m and at most %s (%s)", s.MaxTTL, never)
 }
 
 // constraintArg is one narrowing of create_key: an operation within a scope,

@@ -20,7 +20,7 @@ type auditArgs struct {
 	Cursor   string `json:"cursor,omitempty"`
 }
 
-func auditLog(providers Providers) definition {
+func auditLog(providers Surface) definition {
 	return define(
 		newTool("audit_log",
 			"Show what was done through keyward, newest first: when, which tool and client, which key, the scopes "+

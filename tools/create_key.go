@@ -18,12 +18,12 @@ type createArgs struct {
 	AllowedIPs  []string        `json:"allowed_ips,omitempty"`
 }
 
-func createKey(providers Providers) definition {
+func createKey(providers Surface) definition {
 	return define(
 		newTool("create_key",
 			"Create a new API key with the least privilege that does the job. With no scopes the provider's "+
-				"minimal read-only default is applied; with no expires_in the key expires after the default (30 days "+
-				"unless the operator changed it). Refused: scopes above the operator's ceiling, expiry above the maximum, "+
+				"minimal read-only default is applied; with no expires_in the key expires after "+providers.DefaultTTL+
+				" (at most "+providers.MaxTTL+"). Refused: scopes above the operator's ceiling, expiry above the maximum, "+
 				"\"never\" unless allowed, and on platforms without scopes (full-access keys) unless allowed. "+
 				"The secret goes where the operator chose (by default a 0600 file whose path is returned), not into "+
 				"this conversation. The human may be asked to confirm write scopes.",
@@ -32,7 +32,7 @@ func createKey(providers Providers) definition {
 				providerArg(providers),
 				nameArg(true, "What the key is for, e.g. \"ci-deploy-read\". Shown in list_keys and the audit log."),
 				scopesArg("Scopes the key needs (see list_scopes). Leave out for the minimal read-only default."),
-				expiresInArg("How long the key lives: a duration such as 12h, 7d, 30d or 1y, or \"never\" (only if the operator allows it). Default 30d."),
+				expiresInArg("How long the key lives: " + providers.lifetimes() + ". Default " + providers.DefaultTTL + "."),
 				constraintsArg(),
 				allowedIPsArg("Source addresses the key works from, where the provider can limit it (list_providers says); leave out for anywhere."),
 				mcp.WithOutputSchema[secretJSON](),

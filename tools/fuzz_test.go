@@ -22,11 +22,11 @@ func FuzzArgumentBinding(f *testing.F) {
 		`{"active":"false","key_id":"k"}`, `{"grace":"0"}`, `{"cursor":"after:key_1"}`, `{"since":"2026-01-02T15:04:05Z"}`,
 		`{"key":"kw_x","provider":"local"}`, `{"bogus":1}`, `{"name":{"nested":true}}`, `[1,2]`, `"str"`,
 	} {
-		for i := range all(Providers{Configured: []string{"local"}, Known: []string{"local"}}) {
+		for i := range all(Surface{Configured: []string{"local"}, Known: []string{"local"}, DefaultTTL: "30d", MaxTTL: "90d"}) {
 			f.Add(i, s)
 		}
 	}
-	defs := all(Providers{Configured: []string{"local", "vast"}, Known: []string{"local", "vast", "lium"}})
+	defs := all(Surface{Configured: []string{"local", "vast"}, Known: []string{"local", "vast", "lium"}, DefaultTTL: "30d", MaxTTL: "90d"})
 	explainers := make([]*explainer, len(defs))
 	for i, d := range defs {
 		e, err := newExplainer(d.tool, nil)

@@ -8,7 +8,7 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func getKey(providers Providers) definition {
+func getKey(providers Surface) definition {
 	return define(
 		newTool("get_key",
 			"Show one key's metadata by id: name, scopes, active, created, expiry, last use and its masked form. "+

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 func vastPlatform(t *testing.T) platform {
@@ -334,3 +335,20 @@ func TestSecretsWhereIDsBelongAreNotRecorded(t *testing.T) {
 	assert.NotEmpty(t, recs, "the refusals are audited (masked)")
 	// scanForLeaks (cleanup) checks logs, audit log and state file for every secret.
 }
+
+// list_keys and get_key say which client created each key keyward made; a
+// validation's mask is the mask of the secret checked.
+func TestWhoMadeThisKeyAndWhichSecretWasChecked(t *testing.T) {
+	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
+	k := h.ok("create_key", map[string]any{"name": "made"})
+	assert.Equal(t, "test-client 1.2.3", h.ok("get_key", map[string]any{"key_id": k["key_id"]})["created_by"])
+	assert.Equal(t, "test-client 1.2.3", h.ok("list_keys", nil)["keys"].([]any)[0].(map[string]any)["created_by"])
+
+	old := k["secret"].(string)
+	rot := h.ok("rotate_key", map[string]any{"key_id": k["key_id"], "grace": "1h"})
+	v := h.ok("validate_key", map[string]any{"key": old})
+	assert.Equal(t, secretMask(old), v["masked"], "the old secret's mask, not the new one's")
+	assert.NotEqual(t, rot["masked"], v["masked"])
+}
+
+func secretMask(s string) string { return secret.Mask(s) }

@@ -18,7 +18,7 @@ type listKeysArgs struct {
 	Cursor   string `json:"cursor,omitempty"`
 }
 
-func listKeys(providers Providers) definition {
+func listKeys(providers Surface) definition {
 	return define(
 		newTool("list_keys",
 			"List a provider's API keys, masked (never secrets), oldest first: id, name, scopes, active, created, "+

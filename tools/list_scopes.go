@@ -10,7 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func listScopes(providers Providers) definition {
+func listScopes(providers Surface) definition {
 	return define(
 		newTool("list_scopes",
 			"Show a provider's permission vocabulary: every scope, which are read-only, which one a new key gets "+

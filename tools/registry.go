@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/seal"
 )
 
@@ -56,14 +57,19 @@ type Options struct {
 	Rounds *Rounds
 }
 
-// Providers are the provider names the tools' schemas accept.
-type Providers struct {
-	Configured []string // enum of provider arguments
-	Known      []string // every provider keyward knows, configured or not (audit_log's filter)
+// Surface is what the tools' schemas and descriptions are made from: the
+// providers an argument may name, and the lifetimes the policy allows, which
+// descriptions quote so they never promise what the operator changed.
+type Surface struct {
+	Configured    []string // enum of provider arguments
+	Known         []string // every provider keyward knows, configured or not (audit_log's filter)
+	DefaultTTL    string   // e.g. 30d
+	MaxTTL        string   // e.g. 90d
+	AllowNoExpiry bool
 }
 
 // all builds every tool for the given providers, in display order.
-func all(p Providers) []definition {
+func all(p Surface) []definition {
 	return []definition{
 		listProviders(), listScopes(p), listKeys(p), getKey(p),
 		createKey(p), updateKey(p), reissueKey(p), setKeyActive(p),
@@ -74,14 +80,16 @@ func all(p Providers) []definition {
 // Names lists every tool name, for help text and validation.
 func Names() []string {
 	var out []string
-	for _, d := range all(Providers{Configured: []string{manager.DefaultProvider}, Known: []string{manager.DefaultProvider}}) {
+	for _, d := range all(Surface{Configured: []string{manager.DefaultProvider}, Known: []string{manager.DefaultProvider}, DefaultTTL: "30d", MaxTTL: "90d"}) {
 		out = append(out, d.tool.Name)
 	}
 	return out
 }
 
-func providersOf(m *manager.Manager) Providers {
-	p := Providers{Configured: m.ProviderNames()}
+func surfaceOf(m *manager.Manager) Surface {
+	rules := m.ListProviders().Policy.Rules
+	p := Surface{Configured: m.ProviderNames(), DefaultTTL: policy.FormatDuration(rules.DefaultTTL),
+		MaxTTL: policy.FormatDuration(rules.MaxTTL), AllowNoExpiry: rules.AllowNoExpiry}
 	p.Known = append(slices.Clone(p.Configured), m.UnconfiguredNames()...)
 	return p
 }
@@ -104,7 +112,7 @@ func ServerOptions(m *manager.Manager, log *slog.Logger, admit Gate) ([]server.S
 		return ""
 	}
 	checks := map[string]refusal{}
-	for _, d := range all(providersOf(m)) {
+	for _, d := range all(surfaceOf(m)) {
 		e, err := newExplainer(d.tool, hint)
 		if err != nil {
 			return nil, err
@@ -142,7 +150,7 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 	if o.Rounds == nil {
 		o.Rounds = &Rounds{Sealer: seal.Random(), Spent: &MemorySpent{}}
 	}
-	defs := all(providersOf(m))
+	defs := all(surfaceOf(m))
 	known := map[string]bool{}
 	for _, d := range defs {
 		known[d.tool.Name] = true

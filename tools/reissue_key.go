@@ -8,7 +8,7 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func reissueKey(providers Providers) definition {
+func reissueKey(providers Surface) definition {
 	return define(
 		newTool("reissue_key",
 			"Replace a key with a new one (new id and new secret) that has the given name, scopes or expiry, then "+
@@ -21,7 +21,7 @@ func reissueKey(providers Providers) definition {
 				providerArg(providers), keyIDArg(),
 				nameArg(false, "Name of the replacement (default: the old key's)."),
 				scopesArg("The complete set of scopes of the replacement (default: the old key's)."),
-				expiresInArg("Lifetime of the replacement from now, e.g. 7d (default: the old key's deadline)."),
+				expiresInArg("Lifetime of the replacement from now: " + providers.lifetimes() + " (default: the old key's deadline)."),
 				allowedIPsArg("Source addresses the replacement works from: only to narrow the old key's allow-list, or to state it where the platform does not show it. Default: the old key's."),
 				mcp.WithOutputSchema[secretJSON](),
 			}),

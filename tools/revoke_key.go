@@ -10,7 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func revokeKey(providers Providers) definition {
+func revokeKey(providers Surface) definition {
 	return define(
 		newTool("revoke_key",
 			"Revoke (delete) a key for good: it stops working at once and cannot be restored. The secret file "+

@@ -14,7 +14,7 @@ type rotateArgs struct {
 	Grace    string `json:"grace,omitempty"`
 }
 
-func rotateKey(providers Providers) definition {
+func rotateKey(providers Surface) definition {
 	return define(
 		newTool("rotate_key",
 			"Issue a new secret for a key, keeping its scopes and its original expiry (a rotated key never lives "+

@@ -14,7 +14,7 @@ type setActiveArgs struct {
 	Active   bool   `json:"active"`
 }
 
-func setKeyActive(providers Providers) definition {
+func setKeyActive(providers Surface) definition {
 	return define(
 		newTool("set_key_active",
 			"Enable (active: true) or disable (active: false) a key without deleting it. A disabled key is rejected "+

@@ -61,3 +61,21 @@ func TestReadOnlyModeAndAllowlist(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Tools, 2)
 }
+
+// Descriptions quote the lifetimes in force, not the defaults.
+func TestDescriptionsFollowThePolicy(t *testing.T) {
+	h := newHarness(t, withEnv("KEYWARD_DEFAULT_TTL", "7d", "KEYWARD_MAX_TTL", "14d"))
+	res, err := h.client.ListTools(context.Background(), mcp.ListToolsRequest{})
+	require.NoError(t, err)
+	for _, tl := range res.Tools {
+		if tl.Name != "create_key" {
+			continue
+		}
+		desc := tl.Description + " " + tl.InputSchema.Properties["expires_in"].(map[string]any)["description"].(string)
+		assert.Contains(t, desc, "7d")
+		assert.Contains(t, desc, "at most 14d")
+		assert.NotContains(t, desc, "30d")
+		assert.NotContains(t, desc, "1y")
+		assert.Contains(t, desc, `"never" is not allowed`)
+	}
+}

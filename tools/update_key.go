@@ -8,7 +8,7 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
-func updateKey(providers Providers) definition {
+func updateKey(providers Surface) definition {
 	return define(
 		newTool("update_key",
 			"Rename a key, change its scopes or set a new expiry (counted from now, and never past the key's creation "+
@@ -20,7 +20,7 @@ func updateKey(providers Providers) definition {
 				providerArg(providers), keyIDArg(),
 				nameArg(false, "New name."),
 				scopesArg("The complete new set of scopes (replaces the current ones)."),
-				expiresInArg("New lifetime from now, e.g. 7d; \"never\" only if the operator allows it."),
+				expiresInArg("New lifetime from now: " + providers.lifetimes() + "; the key's whole life stays within " + providers.MaxTTL + " of its creation."),
 				mcp.WithOutputSchema[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a changeArgs) (any, string, error) {

@@ -15,7 +15,7 @@ type validateArgs struct {
 	Key      string `json:"key,omitempty"`
 }
 
-func validateKey(providers Providers) definition {
+func validateKey(providers Surface) definition {
 	return define(
 		newTool("validate_key",
 			"Check whether a key works: answers valid, or why not (invalid_format, not_found, disabled, expired, "+

@@ -31,6 +31,7 @@ type keyJSON struct {
 	Constraints         []constraintJSON `json:"constraints,omitempty"`
 	AllowedIPs          []string         `json:"allowed_ips,omitempty"`
 	AllowedIPsAsCreated bool             `json:"allowed_ips_as_created,omitempty"`
+	CreatedBy           string           `json:"created_by,omitempty"` // the client that created it through keyward
 }
 
 // constraintJSON is one narrowing of a scope.
@@ -49,7 +50,7 @@ func keyOut(k manager.Key) keyJSON {
 		KeyID: k.ID, Name: k.Name, Provider: k.Provider, Scopes: nonNil(k.Scopes), Active: k.Active,
 		CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, Masked: k.Masked,
 		ExpiryEnforced: k.ExpiryEnforced, FullAccess: k.FullAccess, Constraints: constraintsOut(k.Constraints),
-		AllowedIPs: k.AllowedIPs, AllowedIPsAsCreated: k.AllowedIPsAsCreated,
+		AllowedIPs: k.AllowedIPs, AllowedIPsAsCreated: k.AllowedIPsAsCreated, CreatedBy: k.CreatedBy,
 	}
 }
 

@@ -172,3 +172,22 @@ func TestAuditCommandDoesNotPurge(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(string(out), `"tool":"create_key"`), "the old record is still there")
 	}
 }
+
+// Started by hand in a terminal, keyward says how to connect a client (on
+// stderr) instead of waiting silently; from a client (a pipe) it says nothing.
+func TestFirstContactInATerminal(t *testing.T) {
+	dir := t.TempDir()
+	// script gives keyward a terminal for stdin; its output is the terminal's.
+	cmd := exec.Command("script", "-qec", binary, "/dev/null")
+	cmd.Env = append(os.Environ(), "KEYWARD_DB="+filepath.Join(dir, "k.db"), "KEYWARD_LOG_LEVEL=error")
+	cmd.Stdin = strings.NewReader("\x04") // Ctrl-D: end of input
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "Connect a client instead")
+	assert.Contains(t, string(out), "keyward serve")
+
+	p := spawn(t, "KEYWARD_DB="+filepath.Join(dir, "k2.db"))
+	p.initialize()
+	p.stop()
+	assert.NotContains(t, p.stderrText(), "Connect a client", "a client's pipe gets no such text")
+}

@@ -93,6 +93,11 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "keyward: stdio mode takes no arguments (got %q)\n", strings.Join(argv, " "))
 		return 2
 	}
+	if isTerminal(stdin) {
+		// Someone ran keyward by hand: say what it is waiting for, on stderr
+		// (stdout carries only protocol, even here).
+		fmt.Fprint(stderr, firstContact)
+	}
 	app, ok := openApp(ctx, cfg, logger)
 	if !ok {
 		return 1
@@ -104,6 +109,25 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+const firstContact = `keyward speaks MCP on stdin and stdout, for an MCP client to start it — not for typing.
+Connect a client instead, for example:
+  claude mcp add keyward -- keyward             (Claude Code)
+  npx @modelcontextprotocol/inspector keyward   (the MCP inspector; needs Node 22)
+or serve it over HTTP with: keyward serve
+keyward --help lists the commands. Waiting for MCP messages on stdin; Ctrl-D or Ctrl-C ends.
+`
+
+// isTerminal reports whether r is a terminal (a character device), not a
+// pipe from a client.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // openApp assembles keyward, or logs why it could not.

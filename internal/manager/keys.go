@@ -171,7 +171,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 	}
 	m.noteFile(ctx, in, d.File)
 	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File,
-		createdBy: caller.From(ctx).ClientName, bornAt: born,
+		createdBy: creator(ctx), bornAt: born,
 		constraints: req.Constraints, allowedIPs: req.AllowedIPs, narrowing: true}
 	if exp.Enforced {
 		mk.expiresAt = exp.Deadline
@@ -363,7 +363,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	}
 	if pl.expChange && (pl.exp.Enforced || (mk != nil && mk.expiresAt != nil)) {
 		if mk == nil {
-			mk = &managedKey{provider: p.Name(), keyID: cur.ID, createdBy: caller.From(ctx).ClientName, bornAt: bornOf(cur, nil)}
+			mk = &managedKey{provider: p.Name(), keyID: cur.ID, bornAt: bornOf(cur, nil)} // a record of its deadline; keyward did not create it
 		}
 		mk.name, mk.expiresAt = updated.Name, nil
 		if pl.exp.Enforced {
@@ -634,7 +634,7 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 	if err != nil {
 		return NewSecret{}, err
 	}
-	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File, createdBy: caller.From(ctx).ClientName}
+	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File}
 	if mk != nil {
 		next.createdBy, next.bornAt, next.expiresAt = mk.createdBy, mk.bornAt, mk.expiresAt
 	}
@@ -742,4 +742,15 @@ func narrowingClause(cs []provider.Constraint, ips []string) string {
 		return ""
 	}
 	return " (narrowed: " + d + ")"
+}
+
+// creator names who creates a key through keyward: the client, and over
+// HTTP the principal that authenticated ("claude-code 1.2 as token").
+func creator(ctx context.Context) string {
+	id := caller.From(ctx)
+	who := strings.TrimSpace(id.ClientName + " " + id.ClientVersion)
+	if id.Principal != "" {
+		who = strings.TrimSpace(who + " as " + id.Principal)
+	}
+	return who
 }

@@ -137,6 +137,9 @@ func view(p provider.Provider, k provider.Key, mk *managedKey) Key {
 		t := k.CreatedAt
 		v.CreatedAt = &t
 	}
+	if mk != nil {
+		v.CreatedBy = mk.createdBy
+	}
 	if mk != nil && mk.expiresAt != nil {
 		if v.ExpiresAt == nil || mk.expiresAt.Before(*v.ExpiresAt) {
 			v.ExpiresAt = mk.expiresAt

@@ -180,6 +180,11 @@ func (m *Manager) ValidateKey(ctx context.Context, providerName, key string) (Va
 		return res, err
 	}
 	res.Validation, res.Valid = v, v.Status == provider.StatusValid
+	if v.Status != provider.StatusInvalidFormat {
+		// The mask of the secret that was checked, not of the key's current
+		// one (they differ for a secret rotated away).
+		res.Masked = secret.Mask(key)
+	}
 	return res, nil
 }
 

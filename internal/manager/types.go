@@ -34,6 +34,9 @@ type Key struct {
 	Constraints         []provider.Constraint
 	AllowedIPs          []string
 	AllowedIPsAsCreated bool
+	// CreatedBy is the client that created the key through keyward; empty
+	// for keys made elsewhere (a platform's dashboard, say).
+	CreatedBy string
 }
 
 // Delivery says where a new secret went. Secret is set only in inline mode.
