@@ -51,6 +51,12 @@ func spawn(t *testing.T, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), env...)
+	return spawnCmd(t, cmd)
+}
+
+// spawnCmd starts cmd, which runs keyward over stdio.
+func spawnCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	out, err := cmd.StdoutPipe()
