@@ -288,3 +288,20 @@ func TestStdoutIsProtocolOnlyAndCLI(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, strings.TrimSpace(string(out)), "no mutating calls yet")
 }
+
+// A client that connects and leaves at once (or a start with stdin closed)
+// ends keyward quietly: work cut short by the exit, such as the first reap, is
+// not an error worth a log line.
+func TestQuickExitLogsNoError(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 10 {
+		cmd := exec.Command(binary)
+		cmd.Env = append(os.Environ(), "KEYWARD_DB="+filepath.Join(dir, fmt.Sprintf("k%d.db", i)), "KEYWARD_LOG_LEVEL=debug")
+		cmd.Stdin = strings.NewReader("")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Run(), stderr.String())
+		assert.NotContains(t, stderr.String(), "level=ERROR", "run %d", i)
+		assert.NotContains(t, stderr.String(), "context canceled", "run %d", i)
+	}
+}
