@@ -53,10 +53,11 @@ type changeArgs struct {
 	Name      *string  `json:"name,omitempty"`
 	Scopes    []string `json:"scopes,omitempty"`
 	ExpiresIn string   `json:"expires_in,omitempty"`
+	dryRunArgs
 }
 
 func (a changeArgs) manager() manager.UpdateArgs {
-	return manager.UpdateArgs{Provider: a.Provider, KeyID: a.KeyID, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn}
+	return manager.UpdateArgs{Provider: a.Provider, KeyID: a.KeyID, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn, DryRun: a.DryRun}
 }
 
 type reissueArgs struct {

@@ -16,6 +16,7 @@ type createArgs struct {
 
 	Constraints []constraintArg `json:"constraints,omitempty"`
 	AllowedIPs  []string        `json:"allowed_ips,omitempty"`
+	dryRunArgs
 }
 
 func createKey(providers Surface) definition {
@@ -35,11 +36,14 @@ func createKey(providers Surface) definition {
 				expiresInArg("How long the key lives: " + providers.lifetimes() + ". Default " + providers.DefaultTTL + "."),
 				constraintsArg(),
 				allowedIPsArg("Source addresses the key works from, where the provider can limit it (list_providers says); leave out for anywhere."),
-				mcp.WithOutputSchema[secretJSON](),
+				dryRunArg(), outputOrPlan[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a createArgs) (any, string, error) {
 			res, err := m.CreateKey(ctx, manager.CreateArgs{Provider: a.Provider, Name: a.Name, Scopes: a.Scopes, ExpiresIn: a.ExpiresIn,
-				Constraints: constraintsOf(a.Constraints), AllowedIPs: a.AllowedIPs})
+				Constraints: constraintsOf(a.Constraints), AllowedIPs: a.AllowedIPs, DryRun: a.DryRun})
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

@@ -145,6 +145,7 @@ func (h *harness) ok(name string, args map[string]any) map[string]any {
 	res := h.call(name, args)
 	require.False(h.t, res.IsError, "%s failed: %s", name, text(res))
 	require.NotEmpty(h.t, text(res), "%s returned no text", name)
+	h.checkOutput(name, res.StructuredContent)
 	raw, err := json.Marshal(res.StructuredContent)
 	require.NoError(h.t, err)
 	var out map[string]any

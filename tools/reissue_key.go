@@ -23,10 +23,13 @@ func reissueKey(providers Surface) definition {
 				scopesArg("The complete set of scopes of the replacement (default: the old key's)."),
 				expiresInArg("Lifetime of the replacement from now: " + providers.lifetimes() + " (default: the old key's deadline)."),
 				allowedIPsArg("Source addresses the replacement works from: only to narrow the old key's allow-list, or to state it where the platform does not show it. Default: the old key's."),
-				mcp.WithOutputSchema[secretJSON](),
+				dryRunArg(), outputOrPlan[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a reissueArgs) (any, string, error) {
 			res, err := m.ReissueKey(ctx, manager.ReissueArgs{UpdateArgs: a.manager(), AllowedIPs: a.AllowedIPs})
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

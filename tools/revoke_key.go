@@ -10,6 +10,11 @@ import (
 	"github.com/keyward/keyward/internal/manager"
 )
 
+type revokeArgs struct {
+	keyArgs
+	dryRunArgs
+}
+
 func revokeKey(providers Surface) definition {
 	return define(
 		newTool("revoke_key",
@@ -17,9 +22,12 @@ func revokeKey(providers Surface) definition {
 				"keyward wrote for it is removed. The human may be asked to confirm. To pause a key instead, use "+
 				"set_key_active.",
 			writeTool("Revoke key", true, true),
-			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[revokeJSON]()}),
-		false, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
-			res, err := m.RevokeKey(ctx, a.Provider, a.KeyID)
+			[]mcp.ToolOption{providerArg(providers), keyIDArg(), dryRunArg(), outputOrPlan[revokeJSON]()}),
+		false, func(ctx context.Context, m *manager.Manager, a revokeArgs) (any, string, error) {
+			res, err := m.RevokeKey(ctx, manager.RevokeArgs{Provider: a.Provider, KeyID: a.KeyID, DryRun: a.DryRun})
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

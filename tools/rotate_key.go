@@ -12,6 +12,7 @@ type rotateArgs struct {
 	Provider string `json:"provider,omitempty"`
 	KeyID    string `json:"key_id"`
 	Grace    string `json:"grace,omitempty"`
+	dryRunArgs
 }
 
 func rotateKey(providers Surface) definition {
@@ -25,10 +26,13 @@ func rotateKey(providers Surface) definition {
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
 				mcp.WithString("grace", mcp.MaxLength(maxDurationLen), mcp.Pattern(gracePattern), mcp.Description("How long the old secret keeps working, e.g. 10m or 1h. Default: stops at once.")),
-				mcp.WithOutputSchema[secretJSON](),
+				dryRunArg(), outputOrPlan[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a rotateArgs) (any, string, error) {
-			res, err := m.RotateKey(ctx, manager.RotateArgs{Provider: a.Provider, KeyID: a.KeyID, Grace: a.Grace})
+			res, err := m.RotateKey(ctx, manager.RotateArgs{Provider: a.Provider, KeyID: a.KeyID, Grace: a.Grace, DryRun: a.DryRun})
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

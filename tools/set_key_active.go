@@ -12,6 +12,7 @@ type setActiveArgs struct {
 	Provider string `json:"provider,omitempty"`
 	KeyID    string `json:"key_id"`
 	Active   bool   `json:"active"`
+	dryRunArgs
 }
 
 func setKeyActive(providers Surface) definition {
@@ -24,10 +25,13 @@ func setKeyActive(providers Surface) definition {
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),
 				mcp.WithBoolean("active", mcp.Required(), mcp.Description("true to enable, false to disable.")),
-				mcp.WithOutputSchema[keyJSON](),
+				dryRunArg(), outputOrPlan[keyJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a setActiveArgs) (any, string, error) {
-			res, err := m.SetKeyActive(ctx, a.Provider, a.KeyID, a.Active)
+			res, err := m.SetKeyActive(ctx, manager.SetActiveArgs{Provider: a.Provider, KeyID: a.KeyID, Active: a.Active, DryRun: a.DryRun})
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

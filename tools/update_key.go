@@ -21,10 +21,13 @@ func updateKey(providers Surface) definition {
 				nameArg(false, "New name."),
 				scopesArg("The complete new set of scopes (replaces the current ones)."),
 				expiresInArg("New lifetime from now: " + providers.lifetimes() + "; the key's whole life stays within " + providers.MaxTTL + " of its creation."),
-				mcp.WithOutputSchema[secretJSON](),
+				dryRunArg(), outputOrPlan[secretJSON](),
 			}),
 		false, func(ctx context.Context, m *manager.Manager, a changeArgs) (any, string, error) {
 			res, err := m.UpdateKey(ctx, a.manager())
+			if a.DryRun {
+				return answerDry(res.Plan, err)
+			}
 			if err != nil {
 				return nil, "", err
 			}

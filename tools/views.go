@@ -384,10 +384,13 @@ type errorJSON struct {
 	Next              string `json:"next,omitempty"`
 	Setting           string `json:"setting,omitempty"`
 	Provider          string `json:"provider,omitempty"`
+	DryRun            bool   `json:"dry_run,omitempty"` // the failure a real call would meet; nothing was tried
 }
 
 func errorOut(err error) errorJSON {
 	out := errorJSON{Kind: "error", Next: string(provider.StepOf(err))}
+	var dry *dryRunRefusal
+	out.DryRun = errors.As(err, &dry)
 	var pe *provider.Error
 	var r *policy.Refusal
 	switch {

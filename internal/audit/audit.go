@@ -20,6 +20,7 @@ const (
 	OutcomeError    = "error"
 	OutcomeRefused  = "refused"  // policy said no
 	OutcomeDeclined = "declined" // the human declined or cancelled the confirmation
+	OutcomeDryRun   = "dry_run"  // checked and described, nothing changed (Error: why it would be refused)
 )
 
 // Record is one audited call. Its JSON is the record's one serialized form,

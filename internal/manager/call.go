@@ -20,10 +20,31 @@ type call struct {
 	asked    Confirmation
 	notes    []Note
 	recorded bool // the record was written inside the transaction of the change
+	// dry: check everything and describe the act, but stop at the point of
+	// no return (dryStop) and ask nobody.
+	dry      bool
+	question string // what the human was (or, in a dry run, would be) asked
 }
 
-func (m *Manager) begin(ctx context.Context, rec audit.Record) *call {
-	return &call{m: m, ctx: ctx, rec: rec}
+func (m *Manager) begin(ctx context.Context, rec audit.Record, dry bool) *call {
+	return &call{m: m, ctx: ctx, rec: rec, dry: dry}
+}
+
+// dryStop is the point of no return of every mutating call: what follows
+// changes something. In a dry run it answers p, completed from what the
+// checks put in the record, and the call stops.
+func (c *call) dryStop(p Plan) *Plan {
+	if !c.dry {
+		return nil
+	}
+	r := c.rec
+	p.Provider, p.KeyID, p.ScopesBefore, p.Scopes, p.ExpiresAt = r.Provider, r.KeyID, r.ScopesBefore, r.ScopesAfter, r.ExpiresAt
+	if p.Name == "" {
+		p.Name = r.KeyName
+	}
+	p.Human, p.Question = c.asked, c.question
+	p.Notes = append(p.Notes, c.notes...)
+	return &p
 }
 
 // confirmAbout asks the human about a change to a key without holding the
@@ -36,9 +57,9 @@ func (c *call) confirmAbout(key *heldKey, message string) error {
 
 // confirm asks the human and remembers the answer for the record.
 func (c *call) confirm(message string) error {
-	a, err := c.m.confirm(c.ctx, message)
-	c.asked, c.rec.Confirmation = a, string(a)
-	if err == nil && a == CouldNotAsk {
+	a, err := c.m.confirm(c.ctx, message, c.dry)
+	c.asked, c.rec.Confirmation, c.question = a, string(a), message
+	if err == nil && a == CouldNotAsk && !c.dry { // a plan says so in Human
 		c.notes = append(c.notes, Note{Kind: NoteNotAsked})
 	}
 	return err
@@ -63,6 +84,9 @@ func (c *call) end(err error) {
 	if (c.recorded && err == nil) || errors.Is(err, caller.ErrInputRequired) {
 		return
 	}
+	if c.dry {
+		c.rec.Outcome = audit.OutcomeDryRun
+	}
 	c.m.record(c.ctx, c.rec, err)
 }
 
@@ -74,6 +98,12 @@ func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Re
 	}
 	var refusal *policy.Refusal
 	switch {
+	case r.Outcome == audit.OutcomeDryRun:
+		// A dry run is a dry run whatever it found; Error says why the act
+		// would fail.
+		if err != nil {
+			r.Error = err.Error()
+		}
 	case err == nil:
 		r.Outcome = audit.OutcomeOK
 	case errors.As(err, &refusal):

@@ -69,7 +69,7 @@ func fmtTime(t *time.Time) string {
 // call named tool: acknowledged, its file goes and the human alone has it;
 // not, it stays in its file. Either way the audit log says which.
 func (m *Manager) FinishReveal(ctx context.Context, tool, providerName, keyID, file string, acknowledged bool) (res NewSecret, err error) {
-	c := m.begin(ctx, audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID})
+	c := m.begin(ctx, audit.Record{Tool: tool, Provider: orDefault(providerName), KeyID: keyID}, false)
 	defer func() { c.end(err) }()
 	p, err := m.providerThatManages(providerName)
 	if err != nil {

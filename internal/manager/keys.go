@@ -30,6 +30,7 @@ type CreateArgs struct {
 	// platform can (provider.CheckConstraints says what it accepts).
 	Constraints []provider.Constraint
 	AllowedIPs  []string
+	DryRun      bool // check and describe, change nothing
 }
 
 // CheckName trims a key name and refuses what would mislead a person reading
@@ -76,7 +77,7 @@ func (m *Manager) providerThatManages(name string) (provider.Provider, error) {
 
 // CreateKey mints a key with least-privilege defaults and delivers its secret.
 func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, err error) {
-	c := m.begin(ctx, audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name})
+	c := m.begin(ctx, audit.Record{Tool: "create_key", Provider: orDefault(a.Provider), KeyName: a.Name}, a.DryRun)
 	defer func() { c.end(err) }()
 
 	if a.Name, err = CheckName(a.Name); err != nil {
@@ -109,20 +110,25 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, e
 			return res, err
 		}
 	}
+	var notes []Note
+	if sd.Defaulted {
+		notes = append(notes, Note{Kind: NoteDefaultScopes, Scopes: sd.Scopes})
+	}
+	if exp.Note != "" {
+		notes = append(notes, Note{Kind: NoteExpiry, Text: exp.Note})
+	}
+	if !p.Capabilities().Scopes {
+		notes = append(notes, Note{Kind: NoteFullAccess, Text: p.Title()})
+	}
+	if plan := c.dryStop(Plan{Action: ActionCreate, Narrowing: c.rec.Detail, Notes: notes}); plan != nil {
+		return NewSecret{Plan: plan}, m.checkDelivery()
+	}
 	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, nil)
 	if err != nil {
 		return NewSecret{}, err
 	}
 	res.Confirmation = c.confirmation()
-	if sd.Defaulted {
-		res.Notes = append(res.Notes, Note{Kind: NoteDefaultScopes, Scopes: sd.Scopes})
-	}
-	if exp.Note != "" {
-		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: exp.Note})
-	}
-	if !p.Capabilities().Scopes {
-		res.Notes = append(res.Notes, Note{Kind: NoteFullAccess, Text: p.Title()})
-	}
+	res.Notes = append(res.Notes, notes...)
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
 }
@@ -208,6 +214,7 @@ type UpdateArgs struct {
 	Name      *string
 	Scopes    []string
 	ExpiresIn string
+	DryRun    bool // check and describe, change nothing
 }
 
 // ReissueArgs are what ReissueKey needs; nil or empty fields are kept from
@@ -319,7 +326,7 @@ func (m *Manager) plan(p provider.Provider, cur provider.Key, mk *managedKey, de
 // never revokes anything: what a platform cannot change in place needs
 // ReissueKey, which is destructive and says so.
 func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, err error) {
-	c := m.begin(ctx, audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	c := m.begin(ctx, audit.Record{Tool: "update_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}, a.DryRun)
 	defer func() { c.end(err) }()
 
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
@@ -355,6 +362,13 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 			return res, err
 		}
 	}
+	var notes []Note
+	if pl.exp.Note != "" && pl.expChange {
+		notes = append(notes, Note{Kind: NoteExpiry, Text: pl.exp.Note})
+	}
+	if plan := c.dryStop(Plan{Action: ActionUpdate, Name: pl.name, Notes: notes}); plan != nil {
+		return NewSecret{Plan: plan}, nil
+	}
 	updated := cur
 	if pl.inPlace {
 		if updated, err = p.Update(ctx, cur.ID, pl.req); err != nil {
@@ -375,10 +389,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	}
 	res.Key = view(p, updated, mk)
 	res.Confirmation = c.confirmation()
-	if pl.exp.Note != "" && pl.expChange {
-		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: pl.exp.Note})
-	}
-	res.Notes = append(res.Notes, c.notes...)
+	res.Notes = append(notes, c.notes...)
 	return res, nil
 }
 
@@ -388,7 +399,7 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 // never be renewed past the original's creation + KEYWARD_MAX_TTL.
 func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret, err error) {
 	a := ra.UpdateArgs
-	c := m.begin(ctx, audit.Record{Tool: "reissue_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	c := m.begin(ctx, audit.Record{Tool: "reissue_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}, a.DryRun)
 	defer func() { c.end(err) }()
 
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
@@ -432,6 +443,9 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	if err = m.unchanged(ctx, p, cur); err != nil {
 		return res, err
 	}
+	if plan := c.dryStop(Plan{Action: ActionReplace, Name: pl.name, Narrowing: c.rec.Detail, Notes: expiryNote(pl.exp)}); plan != nil {
+		return NewSecret{Plan: plan}, m.checkDelivery()
+	}
 	return m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: pl.name, Scopes: pl.scopes, ExpiresAt: pl.exp.Upstream, Constraints: cs, AllowedIPs: ips}, pl.exp, 0)
 }
 
@@ -446,9 +460,7 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 	res.ReplacedKeyID = old.ID
 	res.Confirmation = c.confirmation()
 	res.Notes = append(res.Notes, c.notes...)
-	if exp.Note != "" {
-		res.Notes = append(res.Notes, Note{Kind: NoteExpiry, Text: exp.Note})
-	}
+	res.Notes = append(res.Notes, expiryNote(exp)...)
 	// The replacement is recorded; what follows is about the old key, which
 	// gets an audit record of its own.
 	oldRec := audit.Record{Tool: c.rec.Tool, Provider: p.Name(), KeyID: old.ID, KeyName: old.Name, ScopesBefore: nonNil(old.Scopes),
@@ -500,9 +512,18 @@ func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, m
 	return removed
 }
 
+// SetActiveArgs are what SetKeyActive needs.
+type SetActiveArgs struct {
+	Provider string
+	KeyID    string
+	Active   bool
+	DryRun   bool // check and describe, change nothing
+}
+
 // SetKeyActive enables or disables a key without deleting it.
-func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, active bool) (res NewSecret, err error) {
-	c := m.begin(ctx, audit.Record{Tool: "set_key_active", Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)})
+func (m *Manager) SetKeyActive(ctx context.Context, a SetActiveArgs) (res NewSecret, err error) {
+	providerName, keyID, active := a.Provider, a.KeyID, a.Active
+	c := m.begin(ctx, audit.Record{Tool: "set_key_active", Provider: orDefault(providerName), KeyID: keyID, Detail: fmt.Sprintf("active=%t", active)}, a.DryRun)
 	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
@@ -516,9 +537,17 @@ func (m *Manager) SetKeyActive(ctx context.Context, providerName, keyID string, 
 	}
 	key := m.keys.lock(p.Name(), keyID)
 	defer key.release()
-	cur, _, _, err := m.live(ctx, c, p, keyID)
+	cur, _, deadline, err := m.live(ctx, c, p, keyID)
 	if err != nil {
 		return res, err
+	}
+	c.rec.ScopesAfter, c.rec.ExpiresAt = nonNil(cur.Scopes), deadline
+	action := ActionDisable
+	if active {
+		action = ActionEnable
+	}
+	if plan := c.dryStop(Plan{Action: action}); plan != nil {
+		return NewSecret{Plan: plan}, nil
 	}
 	k, err := p.SetActive(ctx, cur.ID, active)
 	if err != nil {
@@ -534,12 +563,13 @@ type RotateArgs struct {
 	Provider string
 	KeyID    string
 	Grace    string // "" or "0s": the old secret stops at once
+	DryRun   bool   // check and describe, change nothing
 }
 
 // RotateKey gives a key a new secret with the same scopes and the same
 // deadline; the old secret may keep working for a grace period.
 func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, err error) {
-	c := m.begin(ctx, audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID})
+	c := m.begin(ctx, audit.Record{Tool: "rotate_key", Provider: orDefault(a.Provider), KeyID: a.KeyID}, a.DryRun)
 	defer func() { c.end(err) }()
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
@@ -582,6 +612,9 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 		if err = m.checkDelivery(); err != nil {
 			return res, err
 		}
+		if plan := c.dryStop(Plan{Action: ActionRotate, Grace: grace}); plan != nil {
+			return NewSecret{Plan: plan}, nil
+		}
 		created, rerr := p.Rotate(ctx, cur.ID, provider.RotateRequest{Grace: grace})
 		if rerr != nil {
 			return res, rerr
@@ -620,6 +653,9 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 	if err != nil {
 		return res, err
 	}
+	if plan := c.dryStop(Plan{Action: ActionRotateByReplace, Grace: grace, Narrowing: describeNarrowing(cs, ips), Notes: expiryNote(exp)}); plan != nil {
+		return NewSecret{Plan: plan}, m.checkDelivery()
+	}
 	res, err = m.reissue(ctx, c, p, cur, mk, provider.CreateRequest{Name: cur.Name, Scopes: cur.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, grace)
 	if err == nil {
 		c.rec.Detail = "rotated by re-issue as " + res.Key.ID
@@ -647,10 +683,18 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 	return NewSecret{Key: view(p, created.Key, &next), Delivery: d, Notes: notes}, nil
 }
 
+// RevokeArgs are what RevokeKey needs.
+type RevokeArgs struct {
+	Provider string
+	KeyID    string
+	DryRun   bool // check and describe, change nothing
+}
+
 // RevokeKey deletes a key for good. An expired key may be revoked too: that
 // only makes it more final.
-func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (res Revoked, err error) {
-	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID})
+func (m *Manager) RevokeKey(ctx context.Context, a RevokeArgs) (res Revoked, err error) {
+	providerName, keyID := a.Provider, a.KeyID
+	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID}, a.DryRun)
 	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
@@ -669,6 +713,9 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	if err = c.confirmAbout(key, fmt.Sprintf("Revoke key %q (%s) on %s, with %s? It stops working at once and cannot be restored.", cur.Name, cur.ID, p.Title(), describeScopes(p, cur.Scopes))); err != nil {
 		return res, err
 	}
+	if plan := c.dryStop(Plan{Action: ActionRevoke}); plan != nil {
+		return Revoked{Plan: plan}, nil
+	}
 	if err = m.revokeConfirmed(ctx, p, cur.ID); err != nil {
 		return res, err
 	}
@@ -682,6 +729,14 @@ func (m *Manager) RevokeKey(ctx context.Context, providerName, keyID string) (re
 	res.FileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
+}
+
+// expiryNote says how a deadline is kept, when the policy has something to say.
+func expiryNote(exp policy.Expiry) []Note {
+	if exp.Note == "" {
+		return nil
+	}
+	return []Note{{Kind: NoteExpiry, Text: exp.Note}}
 }
 
 func orDefault(name string) string {

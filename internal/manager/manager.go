@@ -186,16 +186,21 @@ const (
 	AskFailed   Confirmation = "ask_failed"    // the question could not be shown
 	CouldNotAsk Confirmation = "could_not_ask" // the client cannot ask its human
 	NotAsked    Confirmation = "not_asked"     // the operator turned confirmations off
+	WouldAsk    Confirmation = "would_ask"     // a dry run: the human would be asked
 )
 
 // confirm puts message to the human when the operator wants confirmations.
 // When the client cannot ask, the act proceeds (recorded as could_not_ask) or,
 // with KEYWARD_CONFIRM=required, is refused.
-func (m *Manager) confirm(ctx context.Context, message string) (Confirmation, error) {
+// A dry run learns what would become of the question without asking it.
+func (m *Manager) confirm(ctx context.Context, message string, dry bool) (Confirmation, error) {
 	if m.opts.Confirm == policy.ConfirmOff {
 		return NotAsked, nil
 	}
 	h := caller.HumanFrom(ctx)
+	if h != nil && dry {
+		return WouldAsk, nil
+	}
 	if h == nil {
 		if m.opts.Confirm == policy.ConfirmRequired {
 			return CouldNotAsk, &policy.Refusal{

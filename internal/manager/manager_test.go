@@ -384,7 +384,7 @@ func TestDeclinesAndRefusalsChangeNothing(t *testing.T) {
 	old := e.seed(t, "old")
 	h := &decliningHuman{}
 	ctx := caller.WithHuman(context.Background(), h)
-	_, err := e.m.RevokeKey(ctx, "fake", old)
+	_, err := e.m.RevokeKey(ctx, RevokeArgs{Provider: "fake", KeyID: old})
 	assert.True(t, IsDeclined(err))
 	_, err = e.m.ReissueKey(ctx, ReissueArgs{UpdateArgs: UpdateArgs{Provider: "fake", KeyID: old, Name: ptr("x")}})
 	assert.True(t, IsDeclined(err))

@@ -199,7 +199,7 @@ type AuditArgs struct {
 }
 
 // Outcomes lists the values the audit log's outcome filter accepts.
-var Outcomes = []string{audit.OutcomeOK, audit.OutcomeError, audit.OutcomeRefused, audit.OutcomeDeclined}
+var Outcomes = []string{audit.OutcomeOK, audit.OutcomeError, audit.OutcomeRefused, audit.OutcomeDeclined, audit.OutcomeDryRun}
 
 // AuditLog reads what was done through keyward, newest first.
 func (m *Manager) AuditLog(ctx context.Context, a AuditArgs) (AuditPage, error) {

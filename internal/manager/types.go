@@ -51,8 +51,10 @@ type Delivery struct {
 }
 
 // NewSecret answers every call that makes a key or a secret (create, update,
-// re-issue, rotate).
+// re-issue, rotate), and enabling or disabling a key. In a dry run only Plan
+// is set.
 type NewSecret struct {
+	Plan          *Plan
 	Key           Key
 	Delivery      Delivery
 	ReplacedKeyID string
@@ -61,14 +63,50 @@ type NewSecret struct {
 	Notes         []Note
 }
 
-// Revoked answers a revoke.
+// Revoked answers a revoke. In a dry run only Plan is set.
 type Revoked struct {
+	Plan         *Plan
 	Provider     string
 	KeyID        string
 	Name         string
 	FileRemoved  string
 	Confirmation Confirmation
 	Notes        []Note
+}
+
+// Action is what a mutating call does, as a dry run describes it.
+type Action string
+
+const (
+	ActionCreate          Action = "create"            // a new key
+	ActionUpdate          Action = "update"            // the key is changed in place
+	ActionReplace         Action = "replace"           // a new key with the new settings, then the old one is revoked
+	ActionRotate          Action = "rotate"            // the platform issues a new secret for the same key
+	ActionRotateByReplace Action = "rotate_by_replace" // a replacement with the same settings, then the old key is revoked
+	ActionRevoke          Action = "revoke"            // the key is deleted for good
+	ActionEnable          Action = "enable"
+	ActionDisable         Action = "disable"
+)
+
+// Plan is what a mutating call would do, answered by a dry run: every check
+// ran and the policy allowed it, and nothing was changed.
+type Plan struct {
+	Action       Action
+	Provider     string
+	KeyID        string // the key acted on; empty for a create
+	Name         string // the key's name after the act
+	ScopesBefore []string
+	Scopes       []string // the scopes after the act
+	ExpiresAt    *time.Time
+	Narrowing    string // constraints and allowed IPs that would apply, in words
+	Grace        time.Duration
+	// Human is what would become of the question the rules put to the human:
+	// WouldAsk, NotAsked (the operator turned confirmations off) or
+	// CouldNotAsk (the client cannot ask; the act would proceed unasked). Empty
+	// when the act needs no confirmation.
+	Human    Confirmation
+	Question string // the question the human would be asked
+	Notes    []Note
 }
 
 // NoteKind is one kind of thing a caller should know about an outcome.

@@ -1,0 +1,72 @@
+package tools_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+)
+
+// wireTools is tools/list as it goes over the wire. (mcp-go's client type
+// keeps only part of an output schema, so schemas are read from the JSON.)
+func (h *harness) wireTools() []map[string]any {
+	h.t.Helper()
+	res, err := h.client.GetTransport().SendRequest(context.Background(), transport.JSONRPCRequest{
+		JSONRPC: "2.0", ID: mcp.NewRequestId(int64(9_000_001)), Method: "tools/list", Params: map[string]any{}})
+	require.NoError(h.t, err)
+	require.Nil(h.t, res.Error)
+	var out struct {
+		Tools []map[string]any `json:"tools"`
+	}
+	require.NoError(h.t, json.Unmarshal(res.Result, &out))
+	return out.Tools
+}
+
+var (
+	outputSchemasMu sync.Mutex
+	outputSchemas   = map[string]*jsonschema.Schema{}
+)
+
+// checkOutput fails the test unless structured is valid under the output
+// schema tool declares: the schema a client sees is what keyward answers.
+func (h *harness) checkOutput(tool string, structured any) {
+	h.t.Helper()
+	raw, err := json.Marshal(structured)
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.outputErr(tool, structured), "%s answered %s, which its output schema does not allow", tool, raw)
+}
+
+// outputErr validates structured against tool's output schema.
+func (h *harness) outputErr(tool string, structured any) error {
+	h.t.Helper()
+	outputSchemasMu.Lock()
+	defer outputSchemasMu.Unlock()
+	s, ok := outputSchemas[tool]
+	if !ok {
+		for _, tl := range h.wireTools() {
+			if tl["name"] != tool {
+				continue
+			}
+			raw, err := json.Marshal(tl["outputSchema"])
+			require.NoError(h.t, err)
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+			require.NoError(h.t, err)
+			c := jsonschema.NewCompiler()
+			require.NoError(h.t, c.AddResource("output.json", doc))
+			s, err = c.Compile("output.json")
+			require.NoError(h.t, err, "%s's output schema compiles", tool)
+			outputSchemas[tool] = s
+		}
+		require.NotNil(h.t, s, "%s declares an output schema", tool)
+	}
+	raw, err := json.Marshal(structured)
+	require.NoError(h.t, err)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	require.NoError(h.t, err)
+	return s.Validate(v)
+}
