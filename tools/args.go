@@ -1,11 +1,11 @@
 package tools
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/keyward/keyward/internal/jsonvalue"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider"
 )
@@ -106,28 +106,11 @@ func (s Surface) lifetimes() string {
 // constraintArg is one narrowing of create_key: an operation within a scope,
 // optionally with one parameter bounded.
 type constraintArg struct {
-	Scope    string    `json:"scope"`
-	Resource string    `json:"resource"`
-	Param    string    `json:"param,omitempty"`
-	Op       string    `json:"op,omitempty"`
-	Value    flexValue `json:"value,omitempty"`
-}
-
-// flexValue is a bound given as a string or a number ("1227" or 1227).
-type flexValue string
-
-func (v *flexValue) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*v = flexValue(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*v = flexValue(n.String())
-	return nil
+	Scope    string                   `json:"scope"`
+	Resource string                   `json:"resource"`
+	Param    string                   `json:"param,omitempty"`
+	Op       string                   `json:"op,omitempty"`
+	Value    jsonvalue.StringOrNumber `json:"value,omitempty"`
 }
 
 func constraintsOf(in []constraintArg) []provider.Constraint {

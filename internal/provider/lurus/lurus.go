@@ -10,12 +10,12 @@ package lurus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/jsonvalue"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/httpapi"
 	"github.com/keyward/keyward/internal/secret"
@@ -86,26 +86,9 @@ func (p *Provider) DefaultScopes() []string           { return nil }
 // account is the answer of the account route; every field is assumed. An
 // answer counts only when it names the account (an id or an e-mail).
 type account struct {
-	ID    flexString `json:"id"`
-	Email string     `json:"email"`
-	Name  string     `json:"name"`
-}
-
-// flexString is an id sent as a string or a number.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		*f = flexString(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*f = flexString(n.String())
-	return nil
+	ID    jsonvalue.StringOrNumber `json:"id"`
+	Email string                   `json:"email"`
+	Name  string                   `json:"name"`
 }
 
 func (p *Provider) List(ctx context.Context) ([]provider.Key, error) {

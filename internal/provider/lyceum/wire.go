@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/jsonvalue"
 	"github.com/keyward/keyward/internal/provider"
 )
 
@@ -18,15 +19,15 @@ import (
 // assumed to use the personal create answer's names (key_name, key_prefix)
 // plus is_active and last_used_at (see SOURCES.md), so both are read.
 type wireKey struct {
-	ID         flexID     `json:"id"`
-	KeyName    string     `json:"key_name"`
-	Name       string     `json:"name"`
-	KeyPrefix  string     `json:"key_prefix"`
-	Prefix     string     `json:"prefix"`
-	IsActive   activeFlag `json:"is_active"`
-	CreatedAt  wireTime   `json:"created_at"`
-	ExpiresAt  *wireTime  `json:"expires_at"`
-	LastUsedAt *wireTime  `json:"last_used_at"`
+	ID         jsonvalue.StringOrNumber `json:"id"`
+	KeyName    string                   `json:"key_name"`
+	Name       string                   `json:"name"`
+	KeyPrefix  string                   `json:"key_prefix"`
+	Prefix     string                   `json:"prefix"`
+	IsActive   activeFlag               `json:"is_active"`
+	CreatedAt  wireTime                 `json:"created_at"`
+	ExpiresAt  *wireTime                `json:"expires_at"`
+	LastUsedAt *wireTime                `json:"last_used_at"`
 }
 
 func (w wireKey) key() provider.Key {
@@ -110,15 +111,15 @@ type orgCreateRequest struct {
 // expires_at}; the organisation create and regenerate answer {id, org_id,
 // name, prefix, plaintext_key, created_at, expires_at}.
 type createResponse struct {
-	APIKey       string    `json:"api_key"`
-	PlaintextKey string    `json:"plaintext_key"`
-	ID           flexID    `json:"id"`
-	KeyName      string    `json:"key_name"`
-	Name         string    `json:"name"`
-	KeyPrefix    string    `json:"key_prefix"`
-	Prefix       string    `json:"prefix"`
-	CreatedAt    wireTime  `json:"created_at"`
-	ExpiresAt    *wireTime `json:"expires_at"`
+	APIKey       string                   `json:"api_key"`
+	PlaintextKey string                   `json:"plaintext_key"`
+	ID           jsonvalue.StringOrNumber `json:"id"`
+	KeyName      string                   `json:"key_name"`
+	Name         string                   `json:"name"`
+	KeyPrefix    string                   `json:"key_prefix"`
+	Prefix       string                   `json:"prefix"`
+	CreatedAt    wireTime                 `json:"created_at"`
+	ExpiresAt    *wireTime                `json:"expires_at"`
 }
 
 func (c createResponse) secret() string { return cmp.Or(c.APIKey, c.PlaintextKey) }
@@ -149,23 +150,6 @@ func (v validateResponse) owner() string {
 		return *v.UserID
 	}
 	return ""
-}
-
-// flexID is an id sent as a string or a number.
-type flexID string
-
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		*f = flexID(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*f = flexID(n.String())
-	return nil
 }
 
 // wireTime reads ISO 8601 with or without a zone; Python's naive times are UTC.
