@@ -215,10 +215,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any, ide
 	return c.do(ctx, &call{c: c, method: method, path: path, idempotent: idempotent, safe: safeMethod(method)}, body, out)
 }
 
-// Read is Do for a request that changes nothing upstream whatever its method,
+// DoSafe is Do for a request that changes nothing upstream whatever its method,
 // such as POST /validate: it is retried, and a failure never reports that
 // something may have changed.
-func (c *Client) Read(ctx context.Context, method, path string, body, out any) error {
+func (c *Client) DoSafe(ctx context.Context, method, path string, body, out any) error {
 	return c.do(ctx, &call{c: c, method: method, path: path, idempotent: true, safe: true}, body, out)
 }
 

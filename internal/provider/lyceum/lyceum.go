@@ -405,7 +405,7 @@ func (p *Provider) validate(ctx context.Context, key string) (validateResponse, 
 	if key == "" {
 		body.APIKey = p.own.key
 	}
-	if err := p.api.Read(ctx, http.MethodPost, pathValidate, body, &out); err != nil {
+	if err := p.api.DoSafe(ctx, http.MethodPost, pathValidate, body, &out); err != nil {
 		return out, err
 	}
 	if out.Valid == nil {
