@@ -331,14 +331,14 @@ func TestReadIsRetriedAndChangesNothing(t *testing.T) {
 	srv.Faults.Set(fakeserver.Fault{CloseConn: true})
 	c, _ := testClient(srv.URL)
 	var out map[string]any
-	pe := providerError(t, c.Read(context.Background(), http.MethodPost, "/auth/api-keys/validate", map[string]string{"api_key": "x"}, &out))
+	pe := providerError(t, c.DoSafe(context.Background(), http.MethodPost, "/auth/api-keys/validate", map[string]string{"api_key": "x"}, &out))
 	assert.Equal(t, provider.KindUpstream, pe.Kind)
 	assert.Equal(t, provider.ChangedNo, pe.Changed)
 	assert.NotContains(t, pe.Message, "may have changed")
 	assert.Len(t, srv.Requests(), 4)
 
 	srv.Faults.Clear()
-	require.NoError(t, c.Read(context.Background(), http.MethodPost, "/auth/api-keys/validate", map[string]string{"api_key": "x"}, &out))
+	require.NoError(t, c.DoSafe(context.Background(), http.MethodPost, "/auth/api-keys/validate", map[string]string{"api_key": "x"}, &out))
 }
 
 func TestRetrySucceedsAfterATransientFailure(t *testing.T) {
