@@ -326,7 +326,7 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-func TestReadIsRetriedAndChangesNothing(t *testing.T) {
+func TestDoSafeIsRetriedAndChangesNothing(t *testing.T) {
 	srv := serve(t, answer(http.StatusOK, "{}"))
 	srv.Faults.Set(fakeserver.Fault{CloseConn: true})
 	c, _ := testClient(srv.URL)
