@@ -108,10 +108,11 @@ func TestDelayEndsWhenTheClientGivesUp(t *testing.T) {
 	var faults Faults
 	faults.Set(Fault{Delay: time.Hour})
 	ran := make(chan struct{}, 1)
-	done := make(chan struct{})
+	entered, done := make(chan struct{}), make(chan struct{})
 	inner := faults.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran <- struct{}{} }))
 	srv := Start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(done)
+		close(entered)
 		inner.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
@@ -120,10 +121,7 @@ func TestDelayEndsWhenTheClientGivesUp(t *testing.T) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/slow", strings.NewReader(`{"a":1}`))
 	require.NoError(t, err)
 	go func() {
-		// Cancel once the request is in the handler.
-		for len(srv.Requests()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		<-entered // cancel once the request is in the handler
 		cancel()
 	}()
 	_, err = srv.Client().Do(req)
