@@ -222,6 +222,7 @@ func TestBehaviourSuiteUpstreamFailures(t *testing.T) {
 			continue
 		}
 		t.Run(p.name, func(t *testing.T) {
+			t.Parallel() // each platform has its own server and fake; the timeouts overlap
 			h, f := p.harness(t, "KEYWARD_PROVIDER_TIMEOUT", "1s")
 			for _, fc := range faults {
 				t.Run(fc.name, func(t *testing.T) {
