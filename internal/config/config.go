@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
 )
 
 // Platforms are the remote providers keyward knows, in display order.
@@ -70,10 +71,12 @@ func (p PerProvider) Map() map[string][]string {
 // expires_in does; Options.FuncMap (parsers) reads them and the numbers and
 // booleans, so that a bad value is quoted in the message with its variable.
 type Config struct {
-	DB         string `env:"KEYWARD_DB"`
-	SecretsDir string `env:"KEYWARD_SECRETS_DIR"`
-	Reveal     string `env:"KEYWARD_REVEAL" envDefault:"file"`
-	LogLevel   string `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
+	DB         string        `env:"KEYWARD_DB"`
+	DBMaxConns int           `env:"KEYWARD_DB_MAX_CONNS" envDefault:"8"`
+	DBTimeout  time.Duration `env:"KEYWARD_DB_TIMEOUT" envDefault:"10s"`
+	SecretsDir string        `env:"KEYWARD_SECRETS_DIR"`
+	Reveal     string        `env:"KEYWARD_REVEAL" envDefault:"file"`
+	LogLevel   string        `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
 
 	LocalScopes  []string `env:"KEYWARD_LOCAL_SCOPES" envDefault:"read,write"`
 	LocalMaxKeys int      `env:"KEYWARD_LOCAL_MAX_KEYS" envDefault:"100"`
@@ -230,12 +233,28 @@ func (c *Config) finish(environ map[string]string) error {
 		}
 	}
 	c.warnIdleScopeSettings()
-	if c.DB == "" {
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		bad("KEYWARD_DB_MAX_CONNS=%d must be between 1 and 1000 (connections to the database)", c.DBMaxConns)
+	}
+	if c.DBTimeout < time.Second {
+		bad("KEYWARD_DB_TIMEOUT=%s is too short; give at least 1s", policy.FormatDuration(c.DBTimeout))
+	}
+	c.DB = strings.TrimSpace(c.DB)
+	isURL := store.IsURL(c.DB)
+	if isURL && !store.IsPostgres(c.DB) {
+		bad("KEYWARD_DB=%q is a URL keyward cannot use; give a file path (SQLite) or a postgres:// URL (PostgreSQL)", store.Redact(c.DB))
+	}
+	if c.DB == "" || (isURL && c.SecretsDir == "") {
 		base, err := DataDir()
-		if err != nil {
+		switch {
+		case err != nil && c.DB == "":
 			bad("cannot find a data directory (%v); set KEYWARD_DB", err)
-		} else {
+		case err != nil:
+			bad("cannot find a data directory for secret files (%v); set KEYWARD_SECRETS_DIR", err)
+		case c.DB == "":
 			c.DB = filepath.Join(base, "keyward.db")
+		default:
+			c.SecretsDir = filepath.Join(base, "secrets")
 		}
 	}
 	if c.SecretsDir == "" && c.DB != "" {
