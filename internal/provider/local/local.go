@@ -326,7 +326,15 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 	}
 	now := a.now().UTC()
 	ms := now.UnixMilli()
-	err = a.st.Tx(ctx, func(tx *sql.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return provider.Created{}, a.dbError(err)
+	}
+	// Once begun, a write runs to its end (KEYWARD_DB_TIMEOUT bounds it):
+	// a caller giving up during the commit would otherwise leave its
+	// outcome unknown.
+	wctx := context.WithoutCancel(ctx)
+	err = a.st.Tx(wctx, func(tx *sql.Tx) error {
+		ctx := wctx
 		// The change counter's row lock, taken first, orders creates in
 		// every process sharing the state, so the count below sees every
 		// create committed before this one: the limit holds exactly.
@@ -352,7 +360,10 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 		return provider.Created{}, a.dbError(err)
 	}
 	a.afterWrite(ctx)
-	k, err := a.Get(ctx, id)
+	// The key exists now: a caller that gave up meanwhile still gets it, so
+	// whoever journaled the create records it (an error here would say
+	// nothing was made).
+	k, err := a.Get(context.WithoutCancel(ctx), id)
 	return provider.Created{Key: k, Secret: key}, err
 }
 
@@ -398,14 +409,19 @@ func (a *Authority) mutate(ctx context.Context, id string, fn func(tx *sql.Tx, n
 	if err := a.change(ctx, id, false, fn); err != nil {
 		return provider.Key{}, err
 	}
-	return a.Get(ctx, id)
+	return a.Get(context.WithoutCancel(ctx), id) // done: the answer must not say otherwise
 }
 
 // change runs fn on a live key inside a transaction; every cached answer goes.
 // A key past its expiry is final: only revoking it (allowExpired) may touch it,
 // so nothing can bring it back to life or past KEYWARD_LOCAL_MAX_KEYS.
 func (a *Authority) change(ctx context.Context, id string, allowExpired bool, fn func(tx *sql.Tx, now int64) error) error {
-	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return a.dbError(err)
+	}
+	wctx := context.WithoutCancel(ctx) // see Create
+	err := a.st.Tx(wctx, func(tx *sql.Tx) error {
+		ctx := wctx
 		seq, err := a.bump(ctx, tx, false)
 		if err != nil {
 			return err

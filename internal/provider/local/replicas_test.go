@@ -234,3 +234,31 @@ func TestValidationFailsClosedWithoutTheDatabase(t *testing.T) {
 		assert.Contains(t, err.Error(), "KEYWARD_DB")
 	})
 }
+
+// A create or rotation whose caller gives up part-way either fails having
+// changed nothing or succeeds: it never reports a failure for a key (or a
+// secret) it made, which the manager would then never record or undo.
+func TestGivingUpNeverHidesAWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		e := setup(t, eng, Options{MaxKeys: 1000})
+		made, failed := 0, 0
+		for i := range 40 {
+			wait := time.Duration(i%20) * e.a.timing.settle / 10
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			req := fmt.Sprintf("req_%d", i)
+			c, err := e.a.Create(ctx, provider.CreateRequest{Name: "k", RequestID: req})
+			cancel()
+			k, found, ferr := e.a.FindCreated(context.Background(), req)
+			require.NoError(t, ferr)
+			if err != nil {
+				failed++
+				require.False(t, found, "create %d failed (%v) but made key %s", i, err, k.ID)
+				continue
+			}
+			made++
+			require.True(t, found)
+			require.Equal(t, c.Key.ID, k.ID)
+		}
+		t.Logf("%d creates made, %d gave up before the commit", made, failed)
+	})
+}
