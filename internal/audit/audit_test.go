@@ -398,3 +398,19 @@ func FuzzQueryCursor(f *testing.F) {
 		}
 	})
 }
+
+// Text PostgreSQL cannot store (NUL, invalid UTF-8) — an agent's argument
+// in a refused call, say — is stored with U+FFFD in its place, on both
+// engines alike, instead of losing the record.
+func TestWriteStoresAnyText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		l, _ := newLog(t, eng)
+		write(t, l, Record{Tool: "create_key", Provider: "local", KeyName: "a\x00b\xffc", Error: "bad \x00", Outcome: OutcomeRefused})
+		recs := queryAll(t, l, Filter{Outcome: "refused\x00"})
+		assert.Empty(t, recs, "a filter with odd text matches nothing and fails nothing")
+		recs = queryAll(t, l, Filter{})
+		require.Len(t, recs, 1)
+		assert.Equal(t, "a\uFFFDb\uFFFDc", recs[0].KeyName)
+		assert.Equal(t, "bad \uFFFD", recs[0].Error)
+	})
+}

@@ -70,13 +70,6 @@ func (m *Manager) saveManagedIn(ctx context.Context, tx *sql.Tx, mk managedKey) 
 	return m.rec().SaveTx(ctx, tx, mk.record())
 }
 
-func nonNilSlice[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
 // bornOf is when a key's life began, as far as anyone knows: the earliest of
 // the platform's creation time and keyward's records (a replacement inherits
 // its original's). nil when neither knows.

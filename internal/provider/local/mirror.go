@@ -43,7 +43,7 @@ type timing struct {
 
 var timings = map[store.Engine]timing{
 	store.SQLite:   {poll: 2 * time.Millisecond, fresh: 6 * time.Millisecond, settle: 8 * time.Millisecond},
-	store.Postgres: {poll: 5 * time.Millisecond, fresh: 15 * time.Millisecond, settle: 20 * time.Millisecond},
+	store.Postgres: {poll: 5 * time.Millisecond, fresh: 30 * time.Millisecond, settle: 35 * time.Millisecond},
 }
 
 // idleAfter: with no validation for this long, a process stops polling.
