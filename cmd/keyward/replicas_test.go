@@ -384,3 +384,86 @@ func (w withHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return w.Next.RoundTrip(r)
 }
+
+// Every connection to PostgreSQL is cut under load (as a database restart
+// does): calls fail with errors that name KEYWARD_DB or succeed, and every
+// replica serves again afterwards, its reaper lock retaken. The URL's
+// password (trust authentication ignores it) is in no log and no record.
+func TestReplicasRecoverFromADatabaseRestart(t *testing.T) {
+	const pw = "Pg-Passw0rd-never-shown"
+	dsn := strings.Replace(storetest.NewPostgres(t), "postgres://root@", "postgres://root:"+pw+"@", 1)
+	require.Contains(t, dsn, pw)
+	env := []string{"KEYWARD_LOCAL_MAX_KEYS=100000", "KEYWARD_REAP_INTERVAL=1s"}
+	rs := []*serveProc{replica(t, dsn, env...), replica(t, dsn, env...), replica(t, dsn, env...)}
+	var cs []*client.Client
+	for i := range 6 {
+		cs = append(cs, connect(t, rs[i%3]))
+	}
+	var stopping atomic.Bool
+	var mu sync.Mutex
+	var ok, failed int
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; !stopping.Load(); j++ {
+				k, err := createKey(context.Background(), c, fmt.Sprintf("r%d-%d", i, j))
+				if err == nil {
+					var s string
+					if s, err = validateKey(context.Background(), cs[(i+1)%len(cs)], k.Secret); err == nil && s != "valid" {
+						t.Errorf("a key whose create returned is %s on another replica", s)
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					failed++
+					// The local authority names KEYWARD_DB; the manager's journal
+					// speaks of "the state file".
+					msg := err.Error()
+					assert.True(t, strings.Contains(msg, "KEYWARD_DB") || strings.Contains(msg, "state file"), "a clear error: %s", msg)
+					assert.NotContains(t, err.Error(), pw)
+				} else {
+					ok++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	for range 3 {
+		storetest.Terminate(t, dsn)
+		time.Sleep(300 * time.Millisecond)
+	}
+	mu.Lock()
+	okBefore := ok
+	mu.Unlock()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := ok
+		mu.Unlock()
+		if n >= okBefore+30 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the replicas did not recover")
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopping.Store(true)
+	wg.Wait()
+	t.Logf("%d calls succeeded, %d failed with a clear error while connections were cut", ok, failed)
+	for i, c := range cs[:3] {
+		_, err := createKey(context.Background(), c, fmt.Sprintf("after-%d", i))
+		require.NoError(t, err, "replica %d serves after the restart", i)
+	}
+	var logs strings.Builder
+	for _, r := range rs {
+		logs.WriteString(r.stop(t))
+	}
+	assert.NotContains(t, logs.String(), pw, "the password is never logged")
+	assert.Contains(t, logs.String(), "root:xxxxx@", "the URL is logged without it")
+	var n int
+	admin := storetest.RequirePostgres(t)
+	require.NoError(t, admin.QueryRow(`SELECT count(*) FROM `+schemaOf(t, dsn)+`.audit WHERE CAST(audit AS TEXT) LIKE '%' || $1 || '%'`, pw).Scan(&n))
+	assert.Zero(t, n, "nor recorded")
+}
