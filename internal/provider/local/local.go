@@ -29,6 +29,9 @@ const (
 	lastUsedFlushEvery = 5 * time.Second
 )
 
+// listTTL bounds how long List is answered from its cache (see List).
+var listTTL = lastUsedFlushEvery
+
 // Options configure the authority.
 type Options struct {
 	Scopes   []string // the vocabulary; default read, write
@@ -52,6 +55,7 @@ type Authority struct {
 	byKey  map[string][][32]byte
 	gen    uint64         // bumped by every change applied, under mu
 	list   []provider.Key // cached List answer; nil when unknown
+	listAt int64          // mono() when list was read
 
 	syncMu     sync.Mutex
 	applied    int64        // the change seq the mirror holds; -1: nothing yet (under syncMu)
@@ -218,16 +222,20 @@ func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
 		}
 	}
 	a.mu.RLock()
-	cached, gen := a.list, a.gen
+	cached, gen, at := a.list, a.gen, a.listAt
 	a.mu.RUnlock()
-	if cached == nil {
+	// Last-used times other processes write change no seq (they would
+	// serialise validation's bookkeeping); a cached list is kept no longer
+	// than they wait between writes.
+	if cached == nil || mono()-at > int64(listTTL) {
+		at := mono()
 		keys, err := a.listFromDB(ctx)
 		if err != nil {
 			return nil, err
 		}
 		a.mu.Lock()
 		if a.gen == gen {
-			a.list = keys
+			a.list, a.listAt = keys, at
 		}
 		a.mu.Unlock()
 		cached = keys

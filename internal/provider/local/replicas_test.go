@@ -262,3 +262,32 @@ func TestGivingUpNeverHidesAWrite(t *testing.T) {
 		t.Logf("%d creates made, %d gave up before the commit", made, failed)
 	})
 }
+
+// A key used through one replica shows its last use in another replica's
+// list, once written, even when that list was cached before.
+func TestLastUseOnAnotherReplicaReachesItsList(t *testing.T) {
+	defer func(d time.Duration) { listTTL = d }(listTTL)
+	listTTL = 50 * time.Millisecond
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		as, _, _ := replicas(t, eng, 2, Options{})
+		c, err := as[0].Create(ctx, provider.CreateRequest{Name: "used"})
+		require.NoError(t, err)
+		list, err := as[1].List(ctx)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Nil(t, list[0].LastUsedAt)
+		require.Equal(t, provider.StatusValid, as[0].mustStatus(t, c.Secret))
+		as[0].flushLastUsed(ctx)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			list, err = as[1].List(ctx)
+			require.NoError(t, err)
+			if list[0].LastUsedAt != nil {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "the other replica's list never showed the last use")
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
