@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: no cgo, one static binary
 )
@@ -50,6 +51,22 @@ func openSQLite(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("opening KEYWARD_DB (%s): %w", path, err)
 	}
 	db.SetMaxOpenConns(o.MaxConns)
+	// The first connection turns a new file to WAL, which needs the file to
+	// itself; SQLite answers "locked" at once, without waiting, when another
+	// process starting at the same moment holds it. Try again, within the
+	// timeout.
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") && !strings.Contains(err.Error(), "database is locked") || time.Now().After(deadline) {
+			db.Close()
+			return nil, fmt.Errorf("opening KEYWARD_DB (%s): %w; if the file is not a keyward state file, point KEYWARD_DB elsewhere", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return &Store{db: db, engine: SQLite, path: path, display: path, opts: o}, nil
 }
 
