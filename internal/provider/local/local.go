@@ -105,6 +105,7 @@ func New(ctx context.Context, st *store.Store, o Options) (*Authority, error) {
 	for _, s := range o.Scopes {
 		a.vocab = append(a.vocab, provider.Scope{Name: s, ReadOnly: IsReadOnlyScope(s), Sensitive: IsSensitiveScope(s), Description: describe(s)})
 	}
+	a.demand.Store(never)
 	if err := a.sync(ctx); err != nil {
 		return nil, a.dbError(err)
 	}

@@ -49,6 +49,9 @@ var timings = map[store.Engine]timing{
 // idleAfter: with no validation for this long, a process stops polling.
 const idleAfter = time.Second
 
+// never is the demand of a process that has not validated yet.
+const never = -1 << 62
+
 var epoch = time.Now()
 
 // mono is monotonic nanoseconds since the process started.
