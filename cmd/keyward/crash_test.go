@@ -160,7 +160,7 @@ func TestAuditTableEscapesAgentText(t *testing.T) {
 func TestAuditCommandDoesNotPurge(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "k.db")
-	st, err := store.Open(t.Context(), db)
+	st, err := store.Open(t.Context(), db, store.Options{}, audit.Schema)
 	require.NoError(t, err)
 	require.NoError(t, audit.New(st, nil).Write(t.Context(), audit.Record{At: time.Now().Add(-400 * 24 * time.Hour), Tool: "create_key", Provider: "local", Outcome: audit.OutcomeOK}))
 	require.NoError(t, st.Close())

@@ -51,7 +51,7 @@ type serveProc struct {
 
 // startServe starts cmd (keyward serve, possibly through a shell) and waits
 // for it to log where it listens.
-func startServe(t *testing.T, cmd *exec.Cmd) *serveProc {
+func startServe(t testing.TB, cmd *exec.Cmd) *serveProc {
 	t.Helper()
 	p := &serveProc{cmd: cmd, readDone: make(chan struct{})}
 	stderrPipe, err := cmd.StderrPipe()
@@ -82,7 +82,7 @@ func startServe(t *testing.T, cmd *exec.Cmd) *serveProc {
 }
 
 // stop sends SIGTERM, requires exit status 0 and returns the logs.
-func (p *serveProc) stop(t *testing.T) string {
+func (p *serveProc) stop(t testing.TB) string {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	<-p.readDone

@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
 )
 
 // PlatformSettings are one remote platform's variables (see package platforms).
@@ -36,10 +37,12 @@ type PlatformSettings struct {
 // expires_in does; Options.FuncMap (parsers) reads them and the numbers and
 // booleans, so that a bad value is quoted in the message with its variable.
 type Config struct {
-	DB         string     `env:"KEYWARD_DB"`
-	SecretsDir string     `env:"KEYWARD_SECRETS_DIR"`
-	Reveal     string     `env:"KEYWARD_REVEAL" envDefault:"file"`
-	Level      slog.Level `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
+	DB         string        `env:"KEYWARD_DB"`
+	DBMaxConns int           `env:"KEYWARD_DB_MAX_CONNS" envDefault:"8"`
+	DBTimeout  time.Duration `env:"KEYWARD_DB_TIMEOUT" envDefault:"10s"`
+	SecretsDir string        `env:"KEYWARD_SECRETS_DIR"`
+	Reveal     string        `env:"KEYWARD_REVEAL" envDefault:"file"`
+	Level      slog.Level    `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
 
 	LocalScopes  []string `env:"KEYWARD_LOCAL_SCOPES" envDefault:"read,write"`
 	LocalMaxKeys int      `env:"KEYWARD_LOCAL_MAX_KEYS" envDefault:"100"`
@@ -229,12 +232,28 @@ func (c *Config) finish(environ map[string]string) error {
 		}
 	}
 	c.warnIdleScopeSettings()
-	if c.DB == "" {
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		bad("KEYWARD_DB_MAX_CONNS=%d must be between 1 and 1000 (connections to the database)", c.DBMaxConns)
+	}
+	if c.DBTimeout < time.Second {
+		bad("KEYWARD_DB_TIMEOUT=%s is too short; give at least 1s", policy.FormatDuration(c.DBTimeout))
+	}
+	c.DB = strings.TrimSpace(c.DB)
+	isURL := store.IsURL(c.DB)
+	if isURL && !store.IsPostgres(c.DB) {
+		bad("KEYWARD_DB=%q is a URL keyward cannot use; give a file path (SQLite) or a postgres:// URL (PostgreSQL)", store.Redact(c.DB))
+	}
+	if c.DB == "" || (isURL && c.SecretsDir == "") {
 		base, err := DataDir()
-		if err != nil {
+		switch {
+		case err != nil && c.DB == "":
 			bad("cannot find a data directory (%v); set KEYWARD_DB", err)
-		} else {
+		case err != nil:
+			bad("cannot find a data directory for secret files (%v); set KEYWARD_SECRETS_DIR", err)
+		case c.DB == "":
 			c.DB = filepath.Join(base, "keyward.db")
+		default:
+			c.SecretsDir = filepath.Join(base, "secrets")
 		}
 	}
 	if c.SecretsDir == "" && c.DB != "" {

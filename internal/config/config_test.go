@@ -278,3 +278,34 @@ func TestConfirmModes(t *testing.T) {
 	assert.Contains(t, err.Error(), `KEYWARD_CONFIRM="sometimes"`)
 	assert.Contains(t, err.Error(), "required")
 }
+
+// A postgres:// URL selects PostgreSQL; secret files then go to the data
+// directory (a URL has no directory), and the pool settings are read.
+func TestDatabaseURL(t *testing.T) {
+	xdg := filepath.Join(t.TempDir(), "data")
+	t.Setenv("XDG_DATA_HOME", xdg)
+	c, err := LoadFrom(map[string]string{"KEYWARD_DB": " postgres://kw:pw@db.internal/keyward ", "KEYWARD_DB_MAX_CONNS": "20", "KEYWARD_DB_TIMEOUT": "30s"})
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://kw:pw@db.internal/keyward", c.DB)
+	assert.Equal(t, filepath.Join(xdg, "keyward", "secrets"), c.SecretsDir)
+	assert.Equal(t, 20, c.DBMaxConns)
+	assert.Equal(t, 30*time.Second, c.DBTimeout)
+
+	c, err = load(t, map[string]string{"KEYWARD_DB": "postgresql://h/db", "KEYWARD_SECRETS_DIR": "/srv/secrets"})
+	require.NoError(t, err)
+	assert.Equal(t, "/srv/secrets", c.SecretsDir)
+
+	c, err = load(t, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 8, c.DBMaxConns)
+	assert.Equal(t, 10*time.Second, c.DBTimeout)
+
+	_, err = load(t, map[string]string{"KEYWARD_DB": "mysql://root:hunter2hunter2@h/db", "KEYWARD_DB_MAX_CONNS": "0", "KEYWARD_DB_TIMEOUT": "10ms"})
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "KEYWARD_DB=")
+	assert.Contains(t, msg, "a URL keyward cannot use")
+	assert.NotContains(t, msg, "hunter2hunter2", "the password is not repeated")
+	assert.Contains(t, msg, "KEYWARD_DB_MAX_CONNS=0")
+	assert.Contains(t, msg, "KEYWARD_DB_TIMEOUT")
+}

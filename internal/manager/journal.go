@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/records"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -32,6 +33,7 @@ const intentGiveUp = 20
 
 type intent struct {
 	id, provider, name, tool string
+	journal                  *records.Records
 }
 
 // holder names this process in the intents it writes.
@@ -41,14 +43,15 @@ var holder = func() string {
 }()
 
 func (m *Manager) beginCreate(ctx context.Context, p provider.Provider, name, tool string) (*intent, error) {
-	in := &intent{id: "req_" + strings.ToLower(rand.Text()), provider: p.Name(), name: name, tool: tool}
-	now := m.now().UnixMilli()
-	_, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `INSERT INTO create_intents (id, provider, name, tool, holder, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		in.id, in.provider, name, tool, holder, now, now)
+	in := &intent{id: "req_" + strings.ToLower(rand.Text()), provider: p.Name(), name: name, tool: tool, journal: m.rec()}
+	// In flight before it is journalled: Reconcile must never see this
+	// process's intent without it being in flight until the call is over.
+	m.creating.Store(in.id, true)
+	err := in.journal.Begin(ctx, records.Intent{ID: in.id, Provider: in.provider, Name: name, Tool: tool, Holder: holder, StartedAt: m.now()})
 	if err != nil {
+		m.creating.Delete(in.id)
 		return nil, fmt.Errorf("the state file could not record the create before it starts (%w); nothing was changed", err)
 	}
-	m.creating.Store(in.id, true)
 	return in, nil
 }
 
@@ -61,18 +64,19 @@ func (m *Manager) doneCreating(in *intent) {
 
 // noteKey and noteFile record progress, so recovery knows what to undo.
 func (m *Manager) noteKey(ctx context.Context, in *intent, keyID string) {
-	m.noteIntent(ctx, in, "key_id", keyID)
+	if in != nil && keyID != "" {
+		m.noteIntent(in, in.journal.NoteKey(ctx, in.id, keyID, m.now()))
+	}
 }
 
 func (m *Manager) noteFile(ctx context.Context, in *intent, path string) {
-	m.noteIntent(ctx, in, "secret_file", path)
+	if in != nil && path != "" {
+		m.noteIntent(in, in.journal.NoteFile(ctx, in.id, path, m.now()))
+	}
 }
 
-func (m *Manager) noteIntent(ctx context.Context, in *intent, col, v string) {
-	if in == nil || v == "" {
-		return
-	}
-	if _, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `UPDATE create_intents SET `+col+` = ?, heartbeat_at = ? WHERE id = ?`, v, m.now().UnixMilli(), in.id); err != nil {
+func (m *Manager) noteIntent(in *intent, err error) {
+	if err != nil {
 		// Recovery can still find the key by its request id or its name.
 		m.log.Warn("recording the progress of a create failed", "provider", in.provider, "err", err)
 	}
@@ -83,8 +87,7 @@ func endIntent(ctx context.Context, tx *sql.Tx, in *intent) error {
 	if in == nil {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM create_intents WHERE id = ?`, in.id)
-	return err
+	return in.journal.EndTx(ctx, tx, in.id)
 }
 
 // dropIntent forgets an intent outside any other write.
@@ -92,7 +95,7 @@ func (m *Manager) dropIntent(ctx context.Context, in *intent) {
 	if in == nil {
 		return
 	}
-	if _, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `DELETE FROM create_intents WHERE id = ?`, in.id); err != nil {
+	if err := in.journal.End(ctx, in.id); err != nil {
 		m.log.Warn("forgetting a finished create failed; recovery will check it again", "provider", in.provider, "err", err)
 	}
 }
@@ -107,32 +110,28 @@ type pendingIntent struct {
 	attempts   int
 }
 
+func pendingFrom(in records.Intent, journal *records.Records) pendingIntent {
+	return pendingIntent{intent: intent{id: in.ID, provider: in.Provider, name: in.Name, tool: in.Tool, journal: journal},
+		holder: in.Holder, startedAt: in.StartedAt, heartbeat: in.Heartbeat, keyID: in.KeyID, secretFile: in.SecretFile, attempts: in.Attempts}
+}
+
 // Reconcile undoes creates whose process died before they were recorded:
 // the key is revoked, its secret file removed, and an audit record says so.
 // It returns how many it undid.
 func (m *Manager) Reconcile(ctx context.Context) (int, error) {
-	rows, err := m.opts.Store.DB().QueryContext(ctx, `SELECT id, provider, name, tool, holder, started_at, heartbeat_at, key_id, secret_file, attempts FROM create_intents ORDER BY started_at`)
+	journal := m.rec()
+	intents, err := journal.Pending(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var pending []pendingIntent
-	for rows.Next() {
-		var pi pendingIntent
-		var started, beat int64
-		if err := rows.Scan(&pi.id, &pi.provider, &pi.name, &pi.tool, &pi.holder, &started, &beat, &pi.keyID, &pi.secretFile, &pi.attempts); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		pi.startedAt, pi.heartbeat = time.UnixMilli(started).UTC(), time.UnixMilli(beat).UTC()
-		pending = append(pending, pi)
+	for _, in := range intents {
+		pending = append(pending, pendingFrom(in, journal))
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
+	reconcileListed()
 	n := 0
 	for _, pi := range pending {
-		if !m.abandoned(pi) {
+		if abandoned, err := m.abandoned(ctx, pi); err != nil || !abandoned {
 			continue
 		}
 		done, err := m.undo(ctx, pi)
@@ -146,26 +145,35 @@ func (m *Manager) Reconcile(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// reconcileListed runs once Reconcile has listed the intents; tests use it
+// to end a create between the listing and the checks.
+var reconcileListed = func() {}
+
 // abandoned: the intent's process is gone (same host, dead pid or an earlier
 // process with this pid), or it has not been heard of for intentLease.
-func (m *Manager) abandoned(pi pendingIntent) bool {
+func (m *Manager) abandoned(ctx context.Context, pi pendingIntent) (bool, error) {
 	if pi.holder == holder {
-		_, inFlight := m.creating.Load(pi.id)
-		return !inFlight // ours: in flight, or left by an undo that failed
+		if _, inFlight := m.creating.Load(pi.id); inFlight {
+			return false, nil
+		}
+		// Ours and over: left by an undo that failed — or finished since
+		// the listing, and then it is no longer journalled. (A finished
+		// create ends its intent before its call is over.)
+		return pi.journal.Open(ctx, pi.id)
 	}
 	if m.now().Sub(pi.heartbeat) >= intentLease {
-		return true
+		return true, nil
 	}
 	parts := strings.SplitN(pi.holder, "/", 3)
 	host, _ := os.Hostname()
 	if len(parts) != 3 || parts[0] != host {
-		return false
+		return false, nil
 	}
 	pid, err := strconv.Atoi(parts[1])
 	if err != nil {
-		return true
+		return true, nil
 	}
-	return pid == os.Getpid() || !processAlive(pid)
+	return pid == os.Getpid() || !processAlive(pid), nil
 }
 
 // undo revokes what an abandoned create left behind. done reports that the
@@ -198,7 +206,7 @@ func (m *Manager) undo(ctx context.Context, pi pendingIntent) (done bool, err er
 	}
 	r := rec
 	err = m.settle(ctx, pi.id, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM managed_keys WHERE provider = ? AND key_id = ?`, pi.provider, pi.keyID); err != nil {
+		if err := pi.journal.ForgetTx(ctx, tx, pi.provider, pi.keyID); err != nil {
 			return err
 		}
 		r.Outcome = audit.OutcomeOK
@@ -246,8 +254,7 @@ func (m *Manager) findCreated(ctx context.Context, p provider.Provider, pi pendi
 // dropped and the audit log says what a human must check.
 func (m *Manager) retryLater(ctx context.Context, pi pendingIntent, rec audit.Record, cause error) error {
 	if pi.attempts+1 < intentGiveUp {
-		_, err := m.opts.Store.DB().ExecContext(context.WithoutCancel(ctx), `UPDATE create_intents SET attempts = attempts + 1 WHERE id = ?`, pi.id)
-		return errors.Join(cause, err)
+		return errors.Join(cause, pi.journal.Attempted(ctx, pi.id))
 	}
 	rec.Outcome, rec.Error = audit.OutcomeError, cause.Error()
 	rec.Detail += fmt.Sprintf("; keyward gave up after %d attempts: check the provider for a key named %q", intentGiveUp, pi.name)
@@ -261,8 +268,7 @@ func (m *Manager) settle(ctx context.Context, intentID string, fn func(*sql.Tx) 
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM create_intents WHERE id = ?`, intentID)
-		return err
+		return m.rec().EndTx(ctx, tx, intentID)
 	})
 }
 

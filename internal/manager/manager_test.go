@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/records"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/testutil"
@@ -169,10 +170,16 @@ type scriptedSecrets struct {
 	mu         sync.Mutex
 	deliverErr error
 	delivered  []string
+	// hold, when set, makes Deliver wait for it to close, after saying so on held.
+	hold, held chan struct{}
 }
 
 func (s *scriptedSecrets) Ready() error { return nil }
 func (s *scriptedSecrets) Deliver(_ context.Context, _, _ string, c provider.Created) (delivery.Result, error) {
+	if s.hold != nil {
+		close(s.held)
+		<-s.hold
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deliverErr != nil {
@@ -198,7 +205,7 @@ var (
 
 func newEnv(t *testing.T, caps provider.Capabilities, confirm policy.ConfirmMode) *env {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), store.Options{}, audit.Schema, records.Schema)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
@@ -404,3 +411,31 @@ func TestDeclinesAndRefusalsChangeNothing(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Was a hole (found by the kill test under load): Reconcile listed the
+// intents, a create of this process finished meanwhile, and Reconcile then
+// took its intent for one left behind and revoked the key the caller had
+// just been given.
+func TestReconcileLeavesACreateThatFinishedWhileItLooked(t *testing.T) {
+	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
+	e.secrets.hold, e.secrets.held = make(chan struct{}), make(chan struct{})
+	done := make(chan NewSecret)
+	go func() {
+		res, err := e.m.CreateKey(context.Background(), CreateArgs{Provider: "fake", Name: "x"})
+		assert.NoError(t, err)
+		done <- res
+	}()
+	<-e.secrets.held // the key exists upstream and the intent names it
+	var res NewSecret
+	reconcileListed = func() {
+		close(e.secrets.hold)
+		res = <-done // the create is over and acknowledged
+	}
+	t.Cleanup(func() { reconcileListed = func() {} })
+	n, err := e.m.Reconcile(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	require.NotEmpty(t, res.Key.ID)
+	assert.True(t, e.f.live(res.Key.ID), "the acknowledged key still works")
+	assert.Empty(t, e.f.called("revoke"))
+}

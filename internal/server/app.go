@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/local"
 	"github.com/keyward/keyward/internal/provider/platforms"
+	"github.com/keyward/keyward/internal/records"
 	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
@@ -58,7 +59,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	for _, o := range opts {
 		o(&bo)
 	}
-	st, err := store.Open(ctx, cfg.DB)
+	st, err := store.Open(ctx, cfg.DB, store.Options{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout},
+		local.Schema, audit.Schema, records.Schema)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	logger.Info("keyward ready", "version", version.Version, "db", cfg.DB, "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
+	logger.Info("keyward ready", "version", version.Version, "db", st.String(), "engine", string(st.Engine()), "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
 	ok = true
 	return app, nil
 }
@@ -135,9 +137,11 @@ func checkSettings(cfg *config.Config, configured []provider.Provider, unconfigu
 	return cfg.Policy().Check(all)
 }
 
-// StartReaper purges records past their retention, then settles interrupted
-// creates and revokes keys past their keyward-enforced expiry now and every
-// KEYWARD_REAP_INTERVAL until Close. Serving commands start it; one-shot ones
+// StartReaper purges records past their retention, settles interrupted
+// creates and revokes keys past their keyward-enforced expiry, now and every
+// KEYWARD_REAP_INTERVAL until Close, in exactly one of the processes sharing
+// the state (store.Lead): the others wait, and one of them takes over when
+// the leader stops or dies. Serving commands start it; one-shot ones
 // (keyward audit) don't, so reading the audit log never changes it. The
 // first answer does not wait for any of it.
 func (a *App) StartReaper() {
@@ -148,10 +152,37 @@ func (a *App) StartReaper() {
 	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
 	go func() {
 		defer close(a.reaperDone)
-		if err := a.Manager.Purge(ctx, a.Config.AuditRetention); err != nil && ctx.Err() == nil {
-			a.Log.Warn("purging old records failed; continuing", "err", err)
+		for ctx.Err() == nil {
+			lease, err := a.Store.Lead(ctx, "reaper")
+			if err != nil {
+				if ctx.Err() == nil {
+					a.Log.Warn("cannot take part in choosing the reaper; retrying", "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(5 * time.Second):
+					}
+				}
+				continue
+			}
+			a.Log.Info("this process runs the reaper")
+			if err := a.Manager.Purge(ctx, a.Config.AuditRetention); err != nil && ctx.Err() == nil {
+				a.Log.Warn("purging old records failed; continuing", "err", err)
+			}
+			lctx, lcancel := context.WithCancel(ctx)
+			go func() {
+				select {
+				case <-lease.Done():
+					lcancel()
+				case <-lctx.Done():
+				}
+			}()
+			a.Manager.RunReaper(lctx, a.Config.ReapInterval)
+			lcancel()
+			lease.Release()
+			if ctx.Err() == nil {
+				a.Log.Warn("this process lost the reaper's lock (its database connection went away); another process runs it now")
+			}
 		}
-		a.Manager.RunReaper(ctx, a.Config.ReapInterval)
 	}()
 }
 

@@ -1,5 +1,9 @@
-// Package store is keyward's one SQLite file: the local authority's keys, the
-// audit log and metadata about remote keys keyward manages.
+// Package store is keyward's state: one SQLite file (the default, nothing to
+// set up) or one PostgreSQL database shared by any number of keyward
+// replicas. It owns the connection, the engines' differences, versioned
+// migrations, transactions, notifications between replicas and leader
+// election; the packages that own tables (local, audit, records) own their
+// schema and SQL for both engines.
 package store
 
 import (
@@ -7,295 +11,215 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
 
-	_ "modernc.org/sqlite" // pure-Go driver: no cgo, one static binary
+	"github.com/jackc/pgx/v5"
 )
 
-// Store wraps the database handle; packages that own tables use DB().
-type Store struct {
-	db   *sql.DB
-	path string
+// Engine names the database behind a Store.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Options tune the connection pool; zero values take the defaults.
+type Options struct {
+	// MaxConns bounds the connections keyward holds open to the database
+	// (KEYWARD_DB_MAX_CONNS). On PostgreSQL, listening for other replicas'
+	// changes and holding the reaper's lock take one more each.
+	MaxConns int
+	// Timeout bounds one statement (KEYWARD_DB_TIMEOUT): PostgreSQL's
+	// statement_timeout and connect timeout, and on SQLite how long a writer
+	// waits for another.
+	Timeout time.Duration
 }
 
-// Open creates (0700 directory, 0600 file) or opens the state file and brings
-// its schema up to date. An existing file, and its -wal, -shm and -journal
-// files, that other users could read are made 0600, and a directory of its
-// own that they could enter is made 0700 (see makePrivate); when that is not
-// possible, Open refuses and says how to fix it.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("no state file given; set KEYWARD_DB to a file path")
+// Defaults of Options.
+const (
+	DefaultMaxConns = 8
+	DefaultTimeout  = 10 * time.Second
+)
+
+func (o *Options) defaults() {
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the directory for KEYWARD_DB (%s): %w", dir, err)
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		return nil, fmt.Errorf("opening KEYWARD_DB (%s): %w", path, err)
-	} else {
-		f.Close()
+}
+
+// Store wraps the database handle; packages that own tables use DB() with
+// Q() (which writes a query's placeholders for the engine) and Tx().
+type Store struct {
+	db      *sql.DB
+	engine  Engine
+	path    string // SQLite: the file
+	display string // what logs and messages may show: the path, or the URL without its password
+	opts    Options
+
+	// PostgreSQL only.
+	pg       *pgx.ConnConfig
+	password string // scrubbed from every error
+	scope    string // current_schema(): notifications and locks belong to it
+
+	qmu sync.RWMutex
+	qs  map[string]string
+}
+
+// IsURL reports whether KEYWARD_DB names a database server rather than a
+// file: a scheme followed by "://".
+func IsURL(dsn string) bool {
+	i := strings.Index(dsn, "://")
+	return i > 0 && !strings.ContainsAny(dsn[:i], `/\. `)
+}
+
+// IsPostgres reports whether KEYWARD_DB selects PostgreSQL.
+func IsPostgres(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// Open connects to KEYWARD_DB — a postgres:// (or postgresql://) URL selects
+// PostgreSQL, anything else is a SQLite file path — and brings the schemas
+// given up to date, each at the version its owner knows. Concurrent first
+// starts migrate once; a database whose schema is newer than this build's
+// is refused.
+func Open(ctx context.Context, dsn string, o Options, schemas ...Schema) (*Store, error) {
+	o.defaults()
+	var (
+		s   *Store
+		err error
+	)
+	switch {
+	case dsn == "":
+		return nil, errors.New("no state given; set KEYWARD_DB to a file path or a postgres:// URL")
+	case IsPostgres(dsn):
+		s, err = openPostgres(ctx, dsn, o)
+	case IsURL(dsn):
+		return nil, fmt.Errorf("KEYWARD_DB (%s) is a URL keyward cannot use; give a file path (SQLite) or a postgres:// URL", Redact(dsn))
+	default:
+		s, err = openSQLite(ctx, dsn, o)
 	}
-	if err := makePrivate(path); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
-		q.Add("_pragma", p)
-	}
-	// Writers take the lock up front so two keyward processes on one file
-	// wait for each other instead of failing with SQLITE_BUSY mid-transaction.
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("opening KEYWARD_DB (%s): %w", path, err)
-	}
-	db.SetMaxOpenConns(8)
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("preparing KEYWARD_DB (%s): %w; if the file is not a keyward state file, point KEYWARD_DB elsewhere", path, err)
+	if err := s.migrate(ctx, schemas); err != nil {
+		s.db.Close()
+		hint := "if the file is not a keyward state file, point KEYWARD_DB elsewhere"
+		if s.engine == Postgres {
+			hint = "check KEYWARD_DB and that the database is reachable"
+		}
+		return nil, s.scrub(fmt.Errorf("preparing KEYWARD_DB (%s): %w; %s", s.display, err, hint))
 	}
 	return s, nil
 }
 
-// chmod is os.Chmod; tests replace it to see a refusal (they run as root,
-// who may chmod anything).
-var chmod = os.Chmod
-
-// sideFiles are the files SQLite keeps beside the state file.
-var sideFiles = []string{"-wal", "-shm", "-journal"}
-
-// makePrivate keeps the state where only its owner can reach it:
-//
-//   - the state file and its side files are made 0600 if other users have
-//     any access to them;
-//   - the directory is made 0700 if other users have any access to it and it
-//     holds nothing but keyward's state (the file, its side files and the
-//     secrets directory), as the default ~/.local/share/keyward does;
-//   - a directory shared with other things (a home directory, /tmp, a
-//     project) is never changed: keyward refuses to start when other users
-//     can write to it, since they could replace the state's files, and
-//     otherwise leaves it, as the files in it are private.
-//
-// Windows file modes do not carry these permissions, so nothing is done there.
-func makePrivate(path string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	dir := filepath.Dir(path)
-	info, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("checking the directory of KEYWARD_DB (%s): %w", dir, err)
-	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		own, err := onlyState(dir, filepath.Base(path))
-		switch {
-		case err != nil:
-			return fmt.Errorf("checking the directory of KEYWARD_DB (%s): %w", dir, err)
-		case own:
-			if err := chmod(dir, 0o700); err != nil {
-				return fmt.Errorf("the directory of KEYWARD_DB (%s) is mode %04o, so other users can enter it, and keyward could not make it 0700 (%s); run `chmod 700 %s` as its owner, or set KEYWARD_DB to a file in a directory you own",
-					dir, perm, reason(err), dir)
-			}
-		case perm&0o022 != 0:
-			return fmt.Errorf("KEYWARD_DB (%s) is in a directory other users can write to (mode %04o), where they could replace or plant its files; set KEYWARD_DB to a file in a directory of its own, such as ~/.local/share/keyward/keyward.db",
-				path, perm)
-		}
-	}
-	for _, p := range append([]string{path}, sidePaths(path)...) {
-		info, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("checking %s: %w; check KEYWARD_DB", p, err)
-		}
-		if perm := info.Mode().Perm(); perm&0o077 != 0 {
-			if err := chmod(p, 0o600); err != nil {
-				return fmt.Errorf("%s is mode %04o, so other users can read the state in it, and keyward could not make it 0600 (%s); run `chmod 600 %s*` as its owner, or set KEYWARD_DB to a file you own",
-					p, perm, reason(err), path)
-			}
-		}
-	}
-	return nil
-}
-
-func sidePaths(path string) []string {
-	out := make([]string, len(sideFiles))
-	for i, s := range sideFiles {
-		out[i] = path + s
-	}
-	return out
-}
-
-// onlyState reports whether dir holds nothing but the state file named base,
-// its side files and the secrets directory.
-func onlyState(dir, base string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	entries, err := f.ReadDir(16)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, err
-	}
-	if len(entries) == 16 {
-		return false, nil
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if name != base && name != "secrets" && !(strings.HasPrefix(name, base+"-") && slices.Contains(sideFiles, name[len(base):])) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// reason is why a chmod failed, without repeating the path.
-func reason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// DB is the shared handle for packages that own tables (local, audit, manager).
+// DB is the shared handle for packages that own tables.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Path is the state file's location.
-func (s *Store) Path() string { return s.path }
+// Engine is the database behind the store.
+func (s *Store) Engine() Engine { return s.engine }
 
-// Close flushes and closes the database.
+// Path is the state file's location (SQLite), or the URL without its
+// password (PostgreSQL).
+func (s *Store) Path() string { return s.display }
+
+// String is what logs may show: never a password.
+func (s *Store) String() string { return s.display }
+
+// Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
 // Tx runs fn in one transaction: committed whole or not at all.
 func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return s.scrub(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return s.scrub(tx.Commit())
 }
 
-// migrations are applied in order; PRAGMA user_version counts the applied ones.
-var migrations = []string{
-	`CREATE TABLE local_keys (
-		id           TEXT PRIMARY KEY,
-		name         TEXT NOT NULL,
-		scopes       TEXT NOT NULL,         -- space-separated
-		start        TEXT NOT NULL,         -- visible beginning of the current secret
-		last4        TEXT NOT NULL,
-		active       INTEGER NOT NULL DEFAULT 1,
-		created_at   INTEGER NOT NULL,      -- unix milliseconds
-		expires_at   INTEGER,
-		last_used_at INTEGER,
-		revoked_at   INTEGER,
-		updated_at   INTEGER NOT NULL
-	);
-	CREATE TABLE local_secrets (
-		hash        TEXT PRIMARY KEY,       -- SHA-256 of the secret; the secret itself is never stored
-		key_id      TEXT NOT NULL REFERENCES local_keys(id) ON DELETE CASCADE,
-		created_at  INTEGER NOT NULL,
-		valid_until INTEGER                 -- set when rotated away: the end of its grace
-	);
-	CREATE INDEX local_secrets_key ON local_secrets(key_id);
-	CREATE TABLE audit (
-		id             INTEGER PRIMARY KEY AUTOINCREMENT,
-		at             INTEGER NOT NULL,
-		tool           TEXT NOT NULL,
-		provider       TEXT NOT NULL,
-		key_id         TEXT NOT NULL DEFAULT '',
-		key_name       TEXT NOT NULL DEFAULT '',
-		scopes_before  TEXT,
-		scopes_after   TEXT,
-		expires_at     INTEGER,
-		outcome        TEXT NOT NULL,
-		error          TEXT NOT NULL DEFAULT '',
-		detail         TEXT NOT NULL DEFAULT '',
-		client_name    TEXT NOT NULL DEFAULT '',
-		client_version TEXT NOT NULL DEFAULT '',
-		session_id     TEXT NOT NULL DEFAULT '',
-		transport      TEXT NOT NULL DEFAULT ''
-	);
-	CREATE INDEX audit_at ON audit(at);
-	CREATE INDEX audit_key ON audit(provider, key_id);
-	CREATE TABLE managed_keys (
-		provider     TEXT NOT NULL,
-		key_id       TEXT NOT NULL,
-		name         TEXT NOT NULL DEFAULT '',
-		expires_at   INTEGER,              -- keyward-enforced deadline (platforms without expiry)
-		secret_file  TEXT NOT NULL DEFAULT '',
-		created_by   TEXT NOT NULL DEFAULT '',
-		created_at   INTEGER NOT NULL,
-		PRIMARY KEY (provider, key_id)
-	);`,
-	// 2: what the human was asked; the start of a key's life across
-	// re-issues (KEYWARD_MAX_TTL bounds it); the journal of creates in flight,
-	// so a crash between create, delivery and record is undone at start-up.
-	`ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT '';
-	ALTER TABLE managed_keys ADD COLUMN born_at INTEGER;
-	ALTER TABLE managed_keys ADD COLUMN constraints TEXT;   -- JSON, as created; NULL: not recorded
-	ALTER TABLE managed_keys ADD COLUMN allowed_ips TEXT;   -- JSON, as created; NULL: not recorded
-	ALTER TABLE managed_keys ADD COLUMN superseded_by TEXT NOT NULL DEFAULT ''; -- a replacement's id: this key only works out its grace
-	ALTER TABLE local_keys ADD COLUMN request_id TEXT;
-	CREATE UNIQUE INDEX local_keys_request ON local_keys(request_id) WHERE request_id IS NOT NULL;
-	CREATE TABLE create_intents (
-		id           TEXT PRIMARY KEY,     -- also the request id sent to the provider
-		provider     TEXT NOT NULL,
-		name         TEXT NOT NULL,
-		tool         TEXT NOT NULL,
-		holder       TEXT NOT NULL,        -- host/pid/nonce of the process making the call
-		started_at   INTEGER NOT NULL,
-		heartbeat_at INTEGER NOT NULL,
-		key_id       TEXT NOT NULL DEFAULT '',
-		secret_file  TEXT NOT NULL DEFAULT '',
-		attempts     INTEGER NOT NULL DEFAULT 0
-	);`,
+// Q writes query, written with ? placeholders, for the engine: PostgreSQL
+// numbers them ($1, $2, …). Queries hold no ? inside string literals.
+func (s *Store) Q(query string) string {
+	if s.engine != Postgres {
+		return query
+	}
+	s.qmu.RLock()
+	q, ok := s.qs[query]
+	s.qmu.RUnlock()
+	if ok {
+		return q
+	}
+	q = Rebind(query)
+	s.qmu.Lock()
+	if s.qs == nil {
+		s.qs = map[string]string{}
+	}
+	if len(s.qs) < 4096 { // queries are constants; the bound is only a guard
+		s.qs[query] = q
+	}
+	s.qmu.Unlock()
+	return q
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
+// Rebind numbers ? placeholders as PostgreSQL wants them.
+func Rebind(query string) string {
+	if !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Text makes s storable by every engine: PostgreSQL refuses NUL and invalid
+// UTF-8 in text, so both become U+FFFD (on both engines, so they agree).
+func Text(s string) string {
+	if !strings.ContainsRune(s, 0) && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// Scrub removes the database password from err's text, wherever a driver
+// may have repeated it.
+func (s *Store) Scrub(err error) error { return s.scrub(err) }
+
+func (s *Store) scrub(err error) error { return scrubPassword(err, s.password) }
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+func scrubPassword(err error, pw string) error {
+	if err == nil || pw == "" || !strings.Contains(err.Error(), pw) {
 		return err
 	}
-	defer conn.Close()
-	var version int
-	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	if version > len(migrations) {
-		return fmt.Errorf("the file was written by a newer keyward (schema %d, this build knows %d); upgrade keyward", version, len(migrations))
-	}
-	for i := version; i < len(migrations); i++ {
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("schema step %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return &scrubbed{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
 }

@@ -1,5 +1,6 @@
-// Package local is keyward's embedded key authority: keys live in the SQLite
-// state file, hashed, so keyward is useful with no account anywhere.
+// Package local is keyward's embedded key authority: keys live in keyward's
+// state (the SQLite file, or PostgreSQL shared by replicas), hashed, so
+// keyward is useful with no account anywhere.
 package local
 
 import (
@@ -8,7 +9,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -25,12 +25,12 @@ const (
 	// DefaultMaxKeys bounds live keys so a looping agent cannot mint without end.
 	DefaultMaxKeys = 100
 	// PurgeAfter is how long revoked and expired keys stay answerable as such.
-	PurgeAfter = 90 * 24 * time.Hour
-	// externalCheckEvery bounds how stale the cache may be when another
-	// keyward process writes the same state file.
-	externalCheckEvery = 250 * time.Millisecond
+	PurgeAfter         = 90 * 24 * time.Hour
 	lastUsedFlushEvery = 5 * time.Second
 )
+
+// listTTL bounds how long List is answered from its cache (see List).
+var listTTL = lastUsedFlushEvery
 
 // Options configure the authority.
 type Options struct {
@@ -40,24 +40,30 @@ type Options struct {
 	StateDir string // shown by Whoami
 }
 
-// Authority implements provider.Provider on the state file.
+// Authority implements provider.Provider on the store.
 type Authority struct {
 	st      *store.Store
 	vocab   []provider.Scope
 	maxKeys int
 	now     func() time.Time
+	timing  timing
 
-	// cache of secrets seen by Validate, by SHA-256. Any write clears it,
-	// so a revoke or disable is effective for the very next validation.
-	mu    sync.RWMutex
-	cache map[[32]byte]*entry
-	gen   uint64         // bumped by every invalidation, under mu
-	list  []provider.Key // cached List answer; nil when unknown
+	// The mirror (see mirror.go): every secret's hash with its key's
+	// state, caught up with the database by sync.
+	mu     sync.RWMutex
+	byHash map[[32]byte]*entry
+	byKey  map[string][][32]byte
+	gen    uint64         // bumped by every change applied, under mu
+	list   []provider.Key // cached List answer; nil when unknown
+	listAt int64          // mono() when list was read
 
-	extMu       sync.Mutex
-	extConn     *sql.Conn
-	dataVersion int64
-	lastExtNano atomic.Int64
+	syncMu     sync.Mutex
+	applied    int64        // the change seq the mirror holds; -1: nothing yet (under syncMu)
+	freshAt    atomic.Int64 // mono() when the last catch-up began; 0: none
+	demand     atomic.Int64 // mono() of the last validation
+	kick       chan struct{}
+	syncErrors atomic.Int64
+	unlisten   func()
 
 	usedMu  sync.Mutex
 	used    map[string]int64 // key id → last use (unix ms) not yet written
@@ -77,7 +83,8 @@ type entry struct {
 	last4      string
 }
 
-// New opens the authority on st and starts the last-used writer.
+// New opens the authority on st (opened with Schema), loads its mirror and
+// starts catching up and writing last-used times.
 func New(ctx context.Context, st *store.Store, o Options) (*Authority, error) {
 	if len(o.Scopes) == 0 {
 		o.Scopes = []string{"read", "write"}
@@ -89,25 +96,28 @@ func New(ctx context.Context, st *store.Store, o Options) (*Authority, error) {
 		o.Now = time.Now
 	}
 	a := &Authority{
-		st: st, maxKeys: o.MaxKeys, now: o.Now,
-		cache: make(map[[32]byte]*entry),
-		used:  make(map[string]int64),
-		stop:  make(chan struct{}),
+		st: st, maxKeys: o.MaxKeys, now: o.Now, timing: timings[st.Engine()],
+		byHash: make(map[[32]byte]*entry), byKey: make(map[string][][32]byte),
+		applied: -1, kick: make(chan struct{}, 1),
+		used: make(map[string]int64),
+		stop: make(chan struct{}),
 	}
 	for _, s := range o.Scopes {
 		a.vocab = append(a.vocab, provider.Scope{Name: s, ReadOnly: IsReadOnlyScope(s), Sensitive: IsSensitiveScope(s), Description: describe(s)})
 	}
-	conn, err := st.DB().Conn(ctx)
-	if err != nil {
-		return nil, err
+	a.demand.Store(never)
+	if err := a.sync(ctx); err != nil {
+		return nil, a.dbError(err)
 	}
-	a.extConn = conn
-	if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&a.dataVersion); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	a.stopped.Add(1)
+	a.unlisten = st.Subscribe(Name, func() {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}, nil)
+	a.stopped.Add(2)
 	go a.flushLoop()
+	go a.syncLoop()
 	return a, nil
 }
 
@@ -172,9 +182,10 @@ func (a *Authority) Close() error {
 	default:
 	}
 	close(a.stop)
+	a.unlisten()
 	a.stopped.Wait()
 	a.flushLastUsed(context.Background())
-	return a.extConn.Close()
+	return nil
 }
 
 func (a *Authority) Name() string  { return Name }
@@ -206,18 +217,26 @@ func (a *Authority) DefaultScopes() []string {
 const keyColumns = `id, name, scopes, start, last4, active, created_at, expires_at, last_used_at`
 
 func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
-	a.checkExternalWrites(ctx)
+	if !a.fresh(mono()) {
+		if err := a.freshen(ctx); err != nil {
+			return nil, a.dbError(err)
+		}
+	}
 	a.mu.RLock()
-	cached, gen := a.list, a.gen
+	cached, gen, at := a.list, a.gen, a.listAt
 	a.mu.RUnlock()
-	if cached == nil {
+	// Last-used times other processes write change no seq (they would
+	// serialise validation's bookkeeping); a cached list is kept no longer
+	// than they wait between writes.
+	if cached == nil || mono()-at > int64(listTTL) {
+		at := mono()
 		keys, err := a.listFromDB(ctx)
 		if err != nil {
 			return nil, err
 		}
 		a.mu.Lock()
 		if a.gen == gen {
-			a.list = keys
+			a.list, a.listAt = keys, at
 		}
 		a.mu.Unlock()
 		cached = keys
@@ -233,21 +252,21 @@ func (a *Authority) List(ctx context.Context) ([]provider.Key, error) {
 func (a *Authority) listFromDB(ctx context.Context) ([]provider.Key, error) {
 	rows, err := a.st.DB().QueryContext(ctx, `SELECT `+keyColumns+` FROM local_keys WHERE revoked_at IS NULL ORDER BY created_at, id`)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, a.dbError(err)
 	}
 	defer rows.Close()
 	var keys []provider.Key
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
-			return nil, dbError(err)
+			return nil, a.dbError(err)
 		}
 		keys = append(keys, k)
 	}
 	if keys == nil {
 		keys = []provider.Key{}
 	}
-	return keys, dbError(rows.Err())
+	return keys, a.dbError(rows.Err())
 }
 
 func (a *Authority) Get(ctx context.Context, id string) (provider.Key, error) {
@@ -260,13 +279,13 @@ type queryer interface {
 
 func (a *Authority) get(ctx context.Context, q queryer, id string) (provider.Key, error) {
 	var revokedAt sql.NullInt64
-	row := q.QueryRowContext(ctx, `SELECT `+keyColumns+`, revoked_at FROM local_keys WHERE id = ?`, id)
+	row := q.QueryRowContext(ctx, a.st.Q(`SELECT `+keyColumns+`, revoked_at FROM local_keys WHERE id = ?`), store.Text(id))
 	k, err := scanKey(row, &revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return provider.Key{}, provider.NotFound(Name, id)
 	}
 	if err != nil {
-		return provider.Key{}, dbError(err)
+		return provider.Key{}, a.dbError(err)
 	}
 	if revokedAt.Valid {
 		return provider.Key{}, provider.Errorf(provider.KindNotFound, Name, "key %q was revoked at %s; it cannot be used or changed any more", id, time.UnixMilli(revokedAt.Int64).UTC().Format(time.RFC3339))
@@ -316,26 +335,44 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 	}
 	now := a.now().UTC()
 	ms := now.UnixMilli()
-	err = a.st.Tx(ctx, func(tx *sql.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return provider.Created{}, a.dbError(err)
+	}
+	// Once begun, a write runs to its end (KEYWARD_DB_TIMEOUT bounds it):
+	// a caller giving up during the commit would otherwise leave its
+	// outcome unknown.
+	wctx := context.WithoutCancel(ctx)
+	err = a.st.Tx(wctx, func(tx *sql.Tx) error {
+		ctx := wctx
+		// The change counter's row lock, taken first, orders creates in
+		// every process sharing the state, so the count below sees every
+		// create committed before this one: the limit holds exactly.
+		seq, err := a.bump(ctx, tx, false)
+		if err != nil {
+			return err
+		}
 		var live int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM local_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`, ms).Scan(&live); err != nil {
+		if err := tx.QueryRowContext(ctx, a.st.Q(`SELECT count(*) FROM local_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`), ms).Scan(&live); err != nil {
 			return err
 		}
 		if live >= a.maxKeys {
 			return provider.Errorf(provider.KindLimit, Name, "the local authority already holds %d live keys, its limit (KEYWARD_LOCAL_MAX_KEYS)", live).Next(provider.StepRevokeUnused).For("KEYWARD_LOCAL_MAX_KEYS")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at, request_id) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
-			id, req.Name, strings.Join(req.Scopes, " "), secret.Start(key), secret.Last4(key), ms, store.Millis(req.ExpiresAt), ms, nullString(req.RequestID)); err != nil {
+		if _, err := tx.ExecContext(ctx, a.st.Q(`INSERT INTO local_keys (id, name, scopes, start, last4, active, created_at, expires_at, updated_at, request_id, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			id, store.Text(req.Name), store.Text(strings.Join(req.Scopes, " ")), secret.Start(key), secret.Last4(key), true, ms, store.Millis(req.ExpiresAt), ms, nullString(req.RequestID), seq); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`, secret.Hash(key), id, ms)
+		_, err = tx.ExecContext(ctx, a.st.Q(`INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`), secret.Hash(key), id, ms)
 		return err
 	})
 	if err != nil {
-		return provider.Created{}, dbError(err)
+		return provider.Created{}, a.dbError(err)
 	}
-	a.invalidate()
-	k, err := a.Get(ctx, id)
+	a.afterWrite(ctx)
+	// The key exists now: a caller that gave up meanwhile still gets it, so
+	// whoever journaled the create records it (an error here would say
+	// nothing was made).
+	k, err := a.Get(context.WithoutCancel(ctx), id)
 	return provider.Created{Key: k, Secret: key}, err
 }
 
@@ -349,12 +386,12 @@ func nullString(s string) any {
 // FindCreated finds the key a create with this RequestID made, revoked or not.
 func (a *Authority) FindCreated(ctx context.Context, requestID string) (provider.Key, bool, error) {
 	var id string
-	err := a.st.DB().QueryRowContext(ctx, `SELECT id FROM local_keys WHERE request_id = ?`, requestID).Scan(&id)
+	err := a.st.DB().QueryRowContext(ctx, a.st.Q(`SELECT id FROM local_keys WHERE request_id = ?`), store.Text(requestID)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return provider.Key{}, false, nil
 	}
 	if err != nil {
-		return provider.Key{}, false, dbError(err)
+		return provider.Key{}, false, a.dbError(err)
 	}
 	k, err := a.Get(ctx, id)
 	if provider.IsKind(err, provider.KindNotFound) {
@@ -381,14 +418,23 @@ func (a *Authority) mutate(ctx context.Context, id string, fn func(tx *sql.Tx, n
 	if err := a.change(ctx, id, false, fn); err != nil {
 		return provider.Key{}, err
 	}
-	return a.Get(ctx, id)
+	return a.Get(context.WithoutCancel(ctx), id) // done: the answer must not say otherwise
 }
 
 // change runs fn on a live key inside a transaction; every cached answer goes.
 // A key past its expiry is final: only revoking it (allowExpired) may touch it,
 // so nothing can bring it back to life or past KEYWARD_LOCAL_MAX_KEYS.
 func (a *Authority) change(ctx context.Context, id string, allowExpired bool, fn func(tx *sql.Tx, now int64) error) error {
-	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return a.dbError(err)
+	}
+	wctx := context.WithoutCancel(ctx) // see Create
+	err := a.st.Tx(wctx, func(tx *sql.Tx) error {
+		ctx := wctx
+		seq, err := a.bump(ctx, tx, false)
+		if err != nil {
+			return err
+		}
 		k, err := a.get(ctx, tx, id)
 		if err != nil {
 			return err
@@ -397,10 +443,17 @@ func (a *Authority) change(ctx context.Context, id string, allowExpired bool, fn
 		if !allowExpired && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 			return provider.Errorf(provider.KindConflict, Name, "key %q expired at %s; an expired key is final and cannot be changed", id, k.ExpiresAt.Format(time.RFC3339)).Next(provider.StepNewKey)
 		}
-		return fn(tx, now.UnixMilli())
+		if err := fn(tx, now.UnixMilli()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET change_seq = ? WHERE id = ?`), seq, id)
+		return err
 	})
-	a.invalidate()
-	return dbError(err)
+	if err != nil {
+		return a.dbError(err)
+	}
+	a.afterWrite(ctx)
+	return nil
 }
 
 func (a *Authority) Update(ctx context.Context, id string, req provider.UpdateRequest) (provider.Key, error) {
@@ -409,17 +462,17 @@ func (a *Authority) Update(ctx context.Context, id string, req provider.UpdateRe
 	}
 	return a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
 		if req.Name != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET name = ?, updated_at = ? WHERE id = ?`, *req.Name, now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET name = ?, updated_at = ? WHERE id = ?`), store.Text(*req.Name), now, id); err != nil {
 				return err
 			}
 		}
 		if req.Scopes != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET scopes = ?, updated_at = ? WHERE id = ?`, strings.Join(req.Scopes, " "), now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET scopes = ?, updated_at = ? WHERE id = ?`), store.Text(strings.Join(req.Scopes, " ")), now, id); err != nil {
 				return err
 			}
 		}
 		if req.SetExpiry {
-			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET expires_at = ?, updated_at = ? WHERE id = ?`, store.Millis(req.ExpiresAt), now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET expires_at = ?, updated_at = ? WHERE id = ?`), store.Millis(req.ExpiresAt), now, id); err != nil {
 				return err
 			}
 		}
@@ -429,7 +482,7 @@ func (a *Authority) Update(ctx context.Context, id string, req provider.UpdateRe
 
 func (a *Authority) SetActive(ctx context.Context, id string, active bool) (provider.Key, error) {
 	return a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
-		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET active = ?, updated_at = ? WHERE id = ?`, active, now, id)
+		_, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET active = ?, updated_at = ? WHERE id = ?`), active, now, id)
 		return err
 	})
 }
@@ -447,13 +500,13 @@ func (a *Authority) Rotate(ctx context.Context, id string, req provider.RotateRe
 	k, err := a.mutate(ctx, id, func(tx *sql.Tx, now int64) error {
 		until := now + req.Grace.Milliseconds()
 		// A secret already in an earlier grace keeps the shorter of the two.
-		if _, err := tx.ExecContext(ctx, `UPDATE local_secrets SET valid_until = min(coalesce(valid_until, ?), ?) WHERE key_id = ?`, until, until, id); err != nil {
+		if _, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_secrets SET valid_until = CASE WHEN valid_until IS NOT NULL AND valid_until < ? THEN valid_until ELSE ? END WHERE key_id = ?`), until, until, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`, secret.Hash(key), id, now); err != nil {
+		if _, err := tx.ExecContext(ctx, a.st.Q(`INSERT INTO local_secrets (hash, key_id, created_at) VALUES (?, ?, ?)`), secret.Hash(key), id, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET start = ?, last4 = ?, updated_at = ? WHERE id = ?`, secret.Start(key), secret.Last4(key), now, id)
+		_, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET start = ?, last4 = ?, updated_at = ? WHERE id = ?`), secret.Start(key), secret.Last4(key), now, id)
 		return err
 	})
 	if err != nil {
@@ -464,7 +517,7 @@ func (a *Authority) Rotate(ctx context.Context, id string, req provider.RotateRe
 
 func (a *Authority) Revoke(ctx context.Context, id string) error {
 	return a.change(ctx, id, true, func(tx *sql.Tx, now int64) error {
-		_, err := tx.ExecContext(ctx, `UPDATE local_keys SET revoked_at = ?, active = 0, updated_at = ? WHERE id = ?`, now, now, id)
+		_, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET revoked_at = ?, active = ?, updated_at = ? WHERE id = ?`), now, false, now, id)
 		return err
 	})
 }
@@ -474,30 +527,19 @@ func (a *Authority) Validate(ctx context.Context, key string) (provider.Validati
 	if err := secret.CheckFormat(key); err != nil {
 		return provider.Validation{Status: provider.StatusInvalidFormat, Reason: err.Error()}, nil
 	}
-	a.checkExternalWrites(ctx)
 	sum := sha256.Sum256([]byte(key))
+	at := mono()
+	a.want(at)
+	if !a.fresh(at) {
+		if err := a.freshen(ctx); err != nil {
+			return provider.Validation{}, a.dbError(err)
+		}
+	}
 	a.mu.RLock()
-	e, ok := a.cache[sum]
+	e := a.byHash[sum]
 	a.mu.RUnlock()
-	if !ok {
-		a.mu.RLock()
-		gen := a.gen
-		a.mu.RUnlock()
-		var err error
-		e, err = a.load(ctx, sum)
-		if err != nil {
-			return provider.Validation{}, err
-		}
-		if e == nil {
-			return provider.Validation{Status: provider.StatusNotFound, Reason: "no key with this secret exists on the local authority (it may have been purged)"}, nil
-		}
-		a.mu.Lock()
-		// A write that landed while we read may have made e stale: answer
-		// with it, but do not keep it.
-		if a.gen == gen {
-			a.cache[sum] = e
-		}
-		a.mu.Unlock()
+	if e == nil {
+		return provider.Validation{Status: provider.StatusNotFound, Reason: "no key with this secret exists on the local authority (it may have been purged)"}, nil
 	}
 	now := a.now().UnixMilli()
 	v := provider.Validation{KeyID: e.keyID, Name: e.name, Scopes: slices.Clone(e.scopes), Masked: secret.MaskParts(e.start, e.last4), Owner: Name}
@@ -524,53 +566,39 @@ func (a *Authority) Validate(ctx context.Context, key string) (provider.Validati
 	return v, nil
 }
 
-func (a *Authority) load(ctx context.Context, sum [32]byte) (*entry, error) {
-	var (
-		e                            entry
-		scopes                       string
-		expires, revoked, validUntil sql.NullInt64
-	)
-	err := a.st.DB().QueryRowContext(ctx, `SELECT k.id, k.name, k.scopes, k.active, k.expires_at, k.revoked_at, s.valid_until, k.start, k.last4
-		FROM local_secrets s JOIN local_keys k ON k.id = s.key_id WHERE s.hash = ?`, fmt.Sprintf("%x", sum)).
-		Scan(&e.keyID, &e.name, &scopes, &e.active, &expires, &revoked, &validUntil, &e.start, &e.last4)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+// bump takes the next change seq inside tx (see Schema, step 3); reset
+// marks a write that deletes rows, after which every process reloads.
+func (a *Authority) bump(ctx context.Context, tx *sql.Tx, reset bool) (int64, error) {
+	q := `UPDATE local_meta SET seq = seq + 1 WHERE id = 1 RETURNING seq`
+	if reset {
+		q = `UPDATE local_meta SET seq = seq + 1, reset_seq = seq + 1 WHERE id = 1 RETURNING seq`
 	}
-	if err != nil {
-		return nil, dbError(err)
+	var seq int64
+	if err := tx.QueryRowContext(ctx, q).Scan(&seq); err != nil {
+		return 0, err
 	}
-	e.scopes = splitScopes(scopes)
-	e.expiresAt, e.revokedAt, e.validUntil = expires.Int64, revoked.Int64, validUntil.Int64
-	return &e, nil
+	return seq, a.st.Notify(ctx, tx, Name)
 }
 
+// afterWrite runs once a write committed: this process's mirror takes it
+// at once, and the write returns only when every other process's fresh
+// mirror holds it too (see mirror.go).
+func (a *Authority) afterWrite(ctx context.Context) {
+	committed := mono()
+	if err := a.sync(context.WithoutCancel(ctx)); err != nil {
+		// The mirror may be stale: validation asks the database until a
+		// catch-up succeeds.
+		a.freshAt.Store(0)
+	}
+	a.settled(ctx, committed)
+}
+
+// invalidate drops the cached List (last-used times changed).
 func (a *Authority) invalidate() {
 	a.mu.Lock()
 	a.gen++
 	a.list = nil
-	clear(a.cache)
 	a.mu.Unlock()
-}
-
-// checkExternalWrites notices writes by another process on the same file
-// (PRAGMA data_version) at most every externalCheckEvery.
-func (a *Authority) checkExternalWrites(ctx context.Context) {
-	now := time.Now().UnixNano()
-	last := a.lastExtNano.Load()
-	if now-last < int64(externalCheckEvery) || !a.lastExtNano.CompareAndSwap(last, now) {
-		return
-	}
-	a.extMu.Lock()
-	defer a.extMu.Unlock()
-	var v int64
-	if err := a.extConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-		a.invalidate()
-		return
-	}
-	if v != a.dataVersion {
-		a.dataVersion = v
-		a.invalidate()
-	}
 }
 
 func (a *Authority) noteUse(id string, ms int64) {
@@ -618,7 +646,7 @@ func (a *Authority) flushLastUsed(ctx context.Context) {
 	}
 	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
 		for id, ms := range pending {
-			if _, err := tx.ExecContext(ctx, `UPDATE local_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`, ms, id); err != nil {
+			if _, err := tx.ExecContext(ctx, a.st.Q(`UPDATE local_keys SET last_used_at = CASE WHEN last_used_at IS NOT NULL AND last_used_at > ? THEN last_used_at ELSE ? END WHERE id = ?`), ms, ms, id); err != nil {
 				return err
 			}
 		}
@@ -646,28 +674,38 @@ func (a *Authority) Purge(ctx context.Context) (int64, error) {
 	cutoff := a.now().Add(-PurgeAfter).UnixMilli()
 	var n int64
 	err := a.st.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM local_keys WHERE revoked_at < ? OR expires_at < ?`, cutoff, cutoff)
+		if _, err := a.bump(ctx, tx, true); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, a.st.Q(`DELETE FROM local_keys WHERE revoked_at < ? OR expires_at < ?`), cutoff, cutoff)
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM local_secrets WHERE valid_until < ?`, cutoff)
+		_, err = tx.ExecContext(ctx, a.st.Q(`DELETE FROM local_secrets WHERE valid_until < ?`), cutoff)
 		return err
 	})
-	a.invalidate()
-	return n, dbError(err)
+	if err != nil {
+		return 0, a.dbError(err)
+	}
+	a.afterWrite(ctx)
+	return n, nil
 }
 
-func dbError(err error) error {
+func (a *Authority) dbError(err error) error {
 	if err == nil {
 		return nil
 	}
+	err = a.st.Scrub(err)
 	var pe *provider.Error
 	if errors.As(err, &pe) {
 		return pe
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return provider.Errorf(provider.KindUpstream, Name, "the request was cancelled before the state file answered; nothing was changed")
+	}
+	if a.st.Engine() == store.Postgres {
+		return provider.Errorf(provider.KindUpstream, Name, "the database failed: %v; check KEYWARD_DB and that PostgreSQL is reachable", err)
 	}
 	return provider.Errorf(provider.KindUpstream, Name, "the state file failed: %v; check KEYWARD_DB and free disk space", err)
 }
