@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider"
@@ -37,6 +40,9 @@ type App struct {
 
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
+
+	clientLog *clientLog           // notifications/message (notify.go)
+	front     atomic.Pointer[HTTP] // the HTTP front, once NewHTTP made it
 }
 
 const instructions = `keyward manages API keys with least privilege. Call list_providers first. ` +
@@ -91,16 +97,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	toolOpts, err := tools.ServerOptions(app.Manager, logger, admitCall)
+	toolOpts, err := tools.ServerOptions(app.Manager, logger, app.admitCall)
 	if err != nil {
 		return nil, err
 	}
 	app.MCP = server.NewMCPServer("keyward", version.Version, append(toolOpts,
 		server.WithToolCapabilities(false),
 		server.WithElicitation(),
+		server.WithLogging(),
+		// tools/list and server/discover change only when keyward restarts
+		// with other settings; "private" because what a principal may call
+		// can come to depend on who it is.
+		server.WithCacheHints(listCacheTTL.Milliseconds(), mcp.CacheScopePrivate),
 		server.WithInstructions(instructions),
-		server.WithToolHandlerMiddleware(limitToolCalls), // HTTP only: rate limit, shutdown drain (http_sessions.go)
+		server.WithToolHandlerMiddleware(app.toolMiddleware),
 	)...)
+	app.clientLog = newClientLog(app.MCP, cfg.Credentials())
 	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger}); err != nil {
 		return nil, err
 	}
@@ -108,6 +120,42 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	logger.Info("keyward ready", "version", version.Version, "db", cfg.DB, "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
 	ok = true
 	return app, nil
+}
+
+// listCacheTTL is how long a 2026-07-28 client may reuse a tools/list or
+// server/discover answer.
+const listCacheTTL = 5 * time.Minute
+
+// toolMiddleware runs around every tool call: it lets the rules send the
+// client notices (caller.Notify), and hands calls that came over HTTP to the
+// front's limits (rate limit, shutdown drain).
+func (a *App) toolMiddleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx = caller.WithNotifier(ctx, a.clientLog)
+		if h := a.httpFront(ctx); h != nil {
+			return h.limitToolCalls(ctx, req, next)
+		}
+		return next(ctx, req)
+	}
+}
+
+// admitCall is the gate tools.ServerOptions applies to calls refused for
+// their arguments too (they never reach toolMiddleware): the front's limits
+// for calls over HTTP, nothing otherwise.
+func (a *App) admitCall(ctx context.Context, _ mcp.CallToolRequest) (string, bool) {
+	if h := a.httpFront(ctx); h != nil {
+		return h.admit(ctx)
+	}
+	return "", false
+}
+
+// httpFront is the HTTP front when the call came through it.
+func (a *App) httpFront(ctx context.Context) *HTTP {
+	switch caller.From(ctx).Transport {
+	case transportHTTP, transportSSE:
+		return a.front.Load()
+	}
+	return nil
 }
 
 // checkSettings refuses scope settings that contradict the providers'
@@ -140,6 +188,8 @@ func (a *App) StartReaper() {
 	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
 	go func() {
 		defer close(a.reaperDone)
+		// What the reaper does is told to every client that asked (caller.Notify).
+		ctx := caller.WithNotifier(ctx, broadcast{a.clientLog})
 		if err := a.Manager.Purge(ctx, a.Config.AuditRetention); err != nil && ctx.Err() == nil {
 			a.Log.Warn("purging old records failed; continuing", "err", err)
 		}
