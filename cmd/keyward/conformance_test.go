@@ -66,8 +66,8 @@ var notApplicableChecks = map[string]map[string]string{
 		"sep-2575-server-no-log-without-loglevel":                "diagnostic tool 'test_logging_tool'",
 	},
 	"caching": {
-		"sep-2549-prompts-list-caching-hints":            "prompts not supported",
-		"sep-2549-resources-list-caching-hints":          "resources not supported",
+		"sep-2549-prompts-list-caching-hints":             "prompts not supported",
+		"sep-2549-resources-list-caching-hints":           "resources not supported",
 		"sep-2549-resources-templates-list-caching-hints": "resources not supported",
 	},
 }

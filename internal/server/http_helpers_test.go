@@ -167,6 +167,7 @@ func (ts *testServer) streamableOn(t testing.TB, name, version string) (*client.
 func streamableClient(t testing.TB, url string, hc *http.Client, name, version string) (*client.Client, error) {
 	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPBasicClient(hc))
 	require.NoError(t, err)
+	require.NoError(t, c.Start(context.Background())) // notifications reach OnNotification handlers
 	init := clientInfo(name)
 	init.Params.ProtocolVersion = version
 	if _, err := c.Initialize(context.Background(), init); err != nil {
