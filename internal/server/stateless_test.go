@@ -116,6 +116,7 @@ func TestHTTPLogNotifications(t *testing.T) {
 		c := &mcpClient{Client: ts.connect(t, tc.tr, fmt.Sprintf("%s-%s", tc.tr, tc.level))}
 		c.OnNotification(c.record)
 		if tc.level != "" {
+			//lint:ignore SA1019 logging is deprecated from 2026-07-28 on, but both eras still use it and keyward serves it
 			require.NoError(t, c.SetLevel(context.Background(), mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: tc.level}}))
 		}
 		clients = append(clients, listener{c, tc.level, tc.want})
