@@ -28,26 +28,32 @@ func AuditRefused(ctx context.Context, m *manager.Manager, req mcp.CallToolReque
 	m.RecordRefused(ctx, scrub(req.Params.Name, 64), boundedArg(args, "provider"), boundedArg(args, "key_id"), scrub(reason, maxErrorEcho))
 }
 
+// callerOf is who is calling: what the transport put in ctx (its name, the
+// authenticated principal), then the client as it declared itself — in the
+// request's _meta on the stateless 2026-07-28 revision (no session), or at
+// initialize on the session-based ones.
 func callerOf(ctx context.Context) caller.Identity {
-	c := caller.Identity{}
-	c.Transport, _ = ctx.Value(transportKey{}).(string)
+	c := caller.From(ctx)
+	if t, ok := ctx.Value(transportKey{}).(string); ok {
+		c.Transport = t
+	}
+	// Streamable HTTP on 2026-07-28 has no session (its id is empty); SSE and
+	// stdio keep theirs whatever the revision.
 	session := server.ClientSessionFromContext(ctx)
 	if session != nil {
 		c.SessionID = session.SessionID()
 	}
-	// Whoever connects chooses these: masked and bounded before they reach
-	// the audit log, the state file or a log line. From protocol 2026-07-28
-	// on each request says who it is; before, the session's initialize did.
-	var ci *mcp.Implementation
+	var ci mcp.Implementation
 	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		ci = info.ClientInfo
-	} else if withInfo, ok := session.(server.SessionWithClientInfo); ok {
-		i := withInfo.GetClientInfo()
-		ci = &i
+		if info.ClientInfo != nil {
+			ci = *info.ClientInfo
+		}
+	} else if s, ok := session.(server.SessionWithClientInfo); ok {
+		ci = s.GetClientInfo()
 	}
-	if ci != nil {
-		c.ClientName, c.ClientVersion = scrub(ci.Name, 200), scrub(ci.Version, 100)
-	}
+	// Whoever connects chooses these: masked and bounded before they reach
+	// the audit log, the state file or a log line.
+	c.ClientName, c.ClientVersion = scrub(ci.Name, 200), scrub(ci.Version, 100)
 	return c
 }
 

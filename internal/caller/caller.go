@@ -77,3 +77,38 @@ func HumanFrom(ctx context.Context) Human {
 	h, _ := ctx.Value(humanKey{}).(Human)
 	return h
 }
+
+// Level is how much a notice matters, named as MCP's logging levels are.
+type Level string
+
+const (
+	Info    Level = "info"
+	Notice  Level = "notice"
+	Warning Level = "warning"
+	Error   Level = "error"
+)
+
+// Notifier tells the people behind the clients, as it happens, what keyward
+// is doing for them: over MCP, a notifications/message the client asked for
+// (logging/setLevel, or the request's own log level from 2026-07-28 on). The
+// transport attaches one; it masks anything shaped like a secret and bounds
+// the text, but callers must not put a secret in message in the first place.
+type Notifier interface {
+	Notify(ctx context.Context, level Level, message string)
+}
+
+type notifierKey struct{}
+
+// WithNotifier attaches n to ctx: Notify calls made with ctx reach it.
+func WithNotifier(ctx context.Context, n Notifier) context.Context {
+	return context.WithValue(ctx, notifierKey{}, n)
+}
+
+// Notify sends message to whoever ctx reaches (the client of the call being
+// served, or every client for keyward's own background work); nothing when
+// no transport attached a Notifier.
+func Notify(ctx context.Context, level Level, message string) {
+	if n, _ := ctx.Value(notifierKey{}).(Notifier); n != nil {
+		n.Notify(ctx, level, message)
+	}
+}

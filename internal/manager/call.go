@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/caller"
@@ -119,6 +120,9 @@ func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Re
 // record writes the audit record of a mutating call, deriving the outcome from err.
 func (m *Manager) record(ctx context.Context, r audit.Record, err error) {
 	r = m.stamp(ctx, r, err)
+	if r.Outcome == audit.OutcomeRefused {
+		caller.Notify(ctx, caller.Warning, fmt.Sprintf("keyward refused %s: %s", r.Tool, r.Error))
+	}
 	if werr := m.opts.Audit.Write(ctx, r); werr != nil {
 		m.log.Error("audit write failed", "tool", r.Tool, "provider", r.Provider, "key_id", r.KeyID, "err", werr)
 	}

@@ -2,9 +2,11 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
 )
 
 // Reap revokes keys whose keyward-enforced deadline has passed (platforms
@@ -28,6 +30,9 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 			var notes []Note
 			m.dropManaged(ctx, mk.provider, mk.keyID, mk, &notes)
 			n++
+			caller.Notify(ctx, caller.Notice, fmt.Sprintf("keyward revoked %s key %s (%q): its keyward-enforced expiry passed", mk.provider, mk.keyID, mk.name))
+		} else {
+			caller.Notify(ctx, caller.Warning, fmt.Sprintf("keyward could not revoke %s key %s (%q), past its keyward-enforced expiry; it will try again: %v", mk.provider, mk.keyID, mk.name, err))
 		}
 		m.record(ctx, rec, err)
 	}

@@ -96,22 +96,29 @@ func Cut(s string, n int) string {
 // maxLogValue bounds one logged value.
 const maxLogValue = 4096
 
-// LogAttr is a slog ReplaceAttr that keeps secrets out of the logs: every
-// string or error value has the configured credentials removed and anything
-// shaped like a secret masked, and is bounded.
-func LogAttr(credentials []string) func(groups []string, a slog.Attr) slog.Attr {
+// Clean returns a function that removes the configured credentials from a
+// text, masks anything shaped like a secret and bounds it: what every log
+// line and every notification to a client passes through.
+func Clean(credentials []string) func(string) string {
 	var creds []string
 	for _, c := range credentials {
 		if len(c) >= 8 {
 			creds = append(creds, c)
 		}
 	}
-	clean := func(s string) string {
+	return func(s string) string {
 		for _, c := range creds {
 			s = strings.ReplaceAll(s, c, "[redacted]")
 		}
 		return Bound(secret.MaskText(s), maxLogValue)
 	}
+}
+
+// LogAttr is a slog ReplaceAttr that keeps secrets out of the logs: every
+// string or error value has the configured credentials removed and anything
+// shaped like a secret masked, and is bounded.
+func LogAttr(credentials []string) func(groups []string, a slog.Attr) slog.Attr {
+	clean := Clean(credentials)
 	return func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
 		case slog.KindString:

@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider"
@@ -39,6 +42,9 @@ type App struct {
 
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
+
+	clientLog *clientLog           // notifications/message (notify.go)
+	front     atomic.Pointer[HTTP] // the HTTP front, once NewHTTP made it
 }
 
 const instructions = `keyward manages API keys with least privilege. Call list_providers first. ` +
@@ -94,15 +100,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
-	toolOpts, err := tools.ServerOptions(app.Manager, logger, admitCall)
+	toolOpts, err := tools.ServerOptions(app.Manager, logger, app.admitCall)
 	if err != nil {
 		return nil, err
 	}
 	app.MCP = server.NewMCPServer("keyward", version.Version, append(toolOpts,
 		server.WithToolCapabilities(false),
 		server.WithElicitation(),
+		server.WithLogging(),
+		// tools/list and server/discover change only when keyward restarts
+		// with other settings; "private" because what a principal may call
+		// can come to depend on who it is.
+		server.WithCacheHints(listCacheTTL.Milliseconds(), mcp.CacheScopePrivate),
 		server.WithInstructions(instructions),
-		server.WithToolHandlerMiddleware(limitToolCalls), // HTTP only: rate limit, shutdown drain (http_sessions.go)
+		server.WithToolHandlerMiddleware(app.toolMiddleware),
 	)...)
 	sealer := seal.Random() // each process its own key, unless the operator shares one
 	if len(cfg.StateKey) > 0 {
@@ -111,6 +122,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		}
 	}
 	rounds := &tools.Rounds{Sealer: sealer, Spent: &tools.MemorySpent{Now: bo.now}, Now: bo.now}
+	app.clientLog = newClientLog(app.MCP, cfg.Credentials())
 	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger, Rounds: rounds}); err != nil {
 		return nil, err
 	}
@@ -118,6 +130,42 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	logger.Info("keyward ready", "version", version.Version, "db", st.String(), "engine", string(st.Engine()), "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
 	ok = true
 	return app, nil
+}
+
+// listCacheTTL is how long a 2026-07-28 client may reuse a tools/list or
+// server/discover answer.
+const listCacheTTL = 5 * time.Minute
+
+// toolMiddleware runs around every tool call: it lets the rules send the
+// client notices (caller.Notify), and hands calls that came over HTTP to the
+// front's limits (rate limit, shutdown drain).
+func (a *App) toolMiddleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx = caller.WithNotifier(ctx, a.clientLog)
+		if h := a.httpFront(ctx); h != nil {
+			return h.limitToolCalls(ctx, req, next)
+		}
+		return next(ctx, req)
+	}
+}
+
+// admitCall is the gate tools.ServerOptions applies to calls refused for
+// their arguments too (they never reach toolMiddleware): the front's limits
+// for calls over HTTP, nothing otherwise.
+func (a *App) admitCall(ctx context.Context, _ mcp.CallToolRequest) (string, bool) {
+	if h := a.httpFront(ctx); h != nil {
+		return h.admit(ctx)
+	}
+	return "", false
+}
+
+// httpFront is the HTTP front when the call came through it.
+func (a *App) httpFront(ctx context.Context) *HTTP {
+	switch caller.From(ctx).Transport {
+	case transportHTTP, transportSSE:
+		return a.front.Load()
+	}
+	return nil
 }
 
 // checkSettings refuses scope settings that contradict the providers'
@@ -152,6 +200,8 @@ func (a *App) StartReaper() {
 	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
 	go func() {
 		defer close(a.reaperDone)
+		// What the reaper does is told to every client that asked (caller.Notify).
+		ctx := caller.WithNotifier(ctx, broadcast{a.clientLog})
 		for ctx.Err() == nil {
 			lease, err := a.Store.Lead(ctx, "reaper")
 			if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/version"
-	"github.com/keyward/keyward/tools"
 )
 
 // Paths served by keyward serve.
@@ -85,11 +85,12 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 	}
 	h.streamable = server.NewStreamableHTTPServer(a.MCP,
 		server.WithEndpointPath(PathMCP),
+		// Session-based revisions: keyward's table issues and checks the ids
+		// (and counts them against KEYWARD_MAX_SESSIONS); mcp-go closes idle
+		// ones and tells the table (Terminate). 2026-07-28 requests carry no
+		// session: mcp-go serves each on its own.
 		server.WithSessionIdManagerResolver(h.sessions),
-		// The 2026-07-28 protocol has no sessions, and keyward's limits and
-		// audit trail are per session, so clients are steered to the newest
-		// revision that has them (mcp-go clients fall back on their own).
-		server.WithStreamableHTTPProtocolVersions(mcp.LegacyProtocolVersions()...),
+		server.WithSessionIdleTTL(cfg.SessionIdle),
 		server.WithHTTPContextFunc(h.contextFor(transportHTTP)),
 		server.WithStreamableHTTPLogger(a.Log),
 	)
@@ -109,17 +110,22 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", r.URL.Path, PathMCP, PathSSE))
 	})
 	h.handler = h.bounded(h.mux)
+	if !a.front.CompareAndSwap(nil, h) {
+		_ = h.streamable.Shutdown(context.Background()) // stops its idle sweeper; nothing else was started
+		return nil, errors.New("this keyward already has an HTTP front; serve it once")
+	}
 	return h, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
-// contextFor tags calls with their transport for the audit log, and gives the
-// tool middleware (limitToolCalls) this front.
+// contextFor tells the rules and the audit log who is calling, as far as the
+// transport knows: its name and the principal guard authenticated. The
+// client's own name comes from the MCP session or the request (tools).
 func (h *HTTP) contextFor(transport string) func(context.Context, *http.Request) context.Context {
 	return func(ctx context.Context, _ *http.Request) context.Context {
-		return context.WithValue(tools.WithTransport(ctx, transport), frontKey{}, h)
+		return caller.With(ctx, caller.Identity{Transport: transport, Principal: principalOf(ctx)})
 	}
 }
 
@@ -142,12 +148,19 @@ func (h *HTTP) serveHealth(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "version": version.Version})
 }
 
-// serveStreamable fronts mcp-go's streamable HTTP server with keyward's
-// session table: initialize takes a slot (or gets 503), other requests must
-// name a live session, and a GET stream ends with its session.
+// serveStreamable fronts mcp-go's streamable HTTP server. A 2026-07-28
+// request (its Mcp-Protocol-Version header says so) has no session: mcp-go
+// checks its headers and _meta and serves it alone, so any replica can. For
+// the session-based revisions, keyward's session table applies: initialize
+// takes a slot (or gets 503), other requests must name a live session, and
+// a GET stream ends with its session.
 func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.guard(w, r)
+	r, body, ok := h.guard(w, r)
 	if !ok {
+		return
+	}
+	if mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
+		h.streamable.ServeHTTP(w, r)
 		return
 	}
 	sid := r.Header.Get(server.HeaderKeySessionID)
@@ -176,8 +189,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			defer h.sessions.release(res)
 			r = r.WithContext(context.WithValue(r.Context(), reservationKey{}, res))
 		}
-		// Anything else without a session (such as a 2026-07-28 client's
-		// server/discover probe) is mcp-go's to answer or refuse.
+		// Anything else without a session is mcp-go's to answer or refuse.
 		h.streamable.ServeHTTP(w, r)
 	case http.MethodGet:
 		if sid == "" {
@@ -237,7 +249,8 @@ func requestID(body []byte) json.RawMessage {
 // serveSSE opens a legacy SSE session: it holds a slot for as long as the
 // stream is open.
 func (h *HTTP) serveSSE(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.guard(w, r); !ok {
+	r, _, ok := h.guard(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -281,7 +294,7 @@ func (h *HTTP) newSSESession(ctx context.Context, _ *http.Request) (string, erro
 // serveMessage takes an SSE client's message. mcp-go answers at once and
 // handles the message in the background, so the session counts as used now.
 func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.guard(w, r)
+	r, body, ok := h.guard(w, r)
 	if !ok {
 		return
 	}
@@ -394,20 +407,14 @@ func (h *HTTP) refuseSession(w http.ResponseWriter, id json.RawMessage, err erro
 	writeRPCError(w, http.StatusServiceUnavailable, id, codeUnavailable, msg)
 }
 
-// Sweep closes sessions idle for KEYWARD_SESSION_IDLE; Serve calls it
-// periodically.
+// Sweep closes SSE sessions idle for KEYWARD_SESSION_IDLE (mcp-go closes
+// idle streamable HTTP sessions itself) and forgets stateless callers whose
+// rate limit has refilled; Serve calls it periodically.
 func (h *HTTP) Sweep() int {
 	expired := h.sessions.expire()
 	for _, s := range expired {
 		for _, st := range s.streams {
 			st.cancel()
-		}
-		if s.transport == transportHTTP {
-			// mcp-go keeps per-session state (client info, log level) until the
-			// session is deleted; this is the DELETE the client never sent.
-			req, _ := http.NewRequest(http.MethodDelete, PathMCP, nil)
-			req.Header.Set(server.HeaderKeySessionID, s.id)
-			h.streamable.ServeHTTP(discard{}, req)
 		}
 		h.app.Log.Debug("closed an idle session", "transport", s.transport, "idle", h.now().Sub(s.lastUsed).Round(time.Second))
 	}
@@ -525,7 +532,7 @@ func (h *HTTP) shutdown(srv *http.Server, served <-chan error) error {
 		st.cancel()
 	}
 	h.sse.CloseSessions()
-	h.streamable.CloseSessions(ctx)
+	_ = h.streamable.Shutdown(ctx) // closes its sessions and stops its idle sweeper
 	// http.Server.Shutdown leaves a connection that never sent a request
 	// alone for 5 s, and waits for a refused request's body; nothing is lost
 	// by closing those now.
@@ -542,10 +549,3 @@ func (h *HTTP) shutdown(srv *http.Server, served <-chan error) error {
 	logger.Info("keyward stopped serving HTTP")
 	return nil
 }
-
-// discard is a ResponseWriter for requests keyward makes to mcp-go itself.
-type discard struct{}
-
-func (discard) Header() http.Header         { return http.Header{} }
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-func (discard) WriteHeader(int)             {}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -17,7 +18,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,42 +30,108 @@ var benchEnv = map[string]string{
 	"KEYWARD_LOG_LEVEL":    "warn",
 }
 
-// 16 agents, each on its own streamable HTTP session, calling validate_key on
-// the local authority as fast as they can.
+// 16 agents calling validate_key on the local authority as fast as they can,
+// over streamable HTTP: each on its own session (protocol 2025-11-25), or
+// stateless (2026-07-28, every request on its own).
 //
-//	go test -run '^$' -bench StreamableValidate ./internal/server/
+//	go test -run '^$' -bench StreamableValidateKey -benchtime 3s ./internal/server/
 func BenchmarkStreamableValidateKey(b *testing.B) {
-	const agents = 16
+	for _, era := range []struct{ name, version string }{{"session", mcp.LATEST_LEGACY_PROTOCOL_VERSION}, {"stateless", mcp.ProtocolVersion20260728}} {
+		b.Run(era.name, func(b *testing.B) {
+			ts := startHTTP(b, benchEnv)
+			clients := benchClients(b, ts.url+PathMCP, ts.token, era.version)
+			secret := ts.ok(b, clients[0], "create_key", map[string]any{"name": "bench"})["secret"].(string)
+			args := map[string]any{"key": secret}
+			require.Equal(b, true, ts.ok(b, clients[0], "validate_key", args)["valid"])
+			b.ResetTimer()
+			elapsed, lat := drive(b, clients, "validate_key", args, b.N)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
+			b.ReportMetric(lat.pct(0.50), "p50-µs")
+			b.ReportMetric(lat.pct(0.99), "p99-µs")
+		})
+	}
+}
+
+// keyward's validate_key against a bare tool on mcp-go's own streamable HTTP
+// server (as its conformance example serves test_simple_text), 16 clients
+// each, both as the clients negotiate (2026-07-28), measured in alternating
+// rounds in one run so both see the same machine. keyward-share is the part
+// of a keyward call's time that is keyward's own work: 1 - bare/keyward
+// throughput.
+//
+//	go test -run '^$' -bench VersusBareMCPGo -benchtime 20000x ./internal/server/
+func BenchmarkVersusBareMCPGo(b *testing.B) {
+	bare := server.NewMCPServer("mcp-go-conformance", "1.0.0", server.WithToolCapabilities(true), server.WithLogging())
+	bare.AddTool(mcp.NewTool("test_simple_text", mcp.WithDescription("Returns a simple text response for conformance testing")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText("This is a simple text response for testing."), nil
+		})
+	bareSrv := httptest.NewServer(server.NewStreamableHTTPServer(bare))
+	b.Cleanup(bareSrv.Close)
+	bareClients := benchClients(b, bareSrv.URL+"/mcp", "", "")
+
 	ts := startHTTP(b, benchEnv)
-	// One connection pool for all agents, large enough that none waits for a socket.
-	hc := &http.Client{Transport: bearer{token: ts.token, next: &http.Transport{MaxIdleConns: 4 * agents, MaxIdleConnsPerHost: 4 * agents}}}
-	clients := make([]*client.Client, agents)
+	kwClients := benchClients(b, ts.url+PathMCP, ts.token, "")
+	secret := ts.ok(b, kwClients[0], "create_key", map[string]any{"name": "bench"})["secret"].(string)
+	args := map[string]any{"key": secret}
+
+	const rounds = 10
+	var bareTime, kwTime time.Duration
+	b.ResetTimer()
+	for r := range rounds {
+		n := b.N / rounds
+		if r == rounds-1 {
+			n = b.N - n*(rounds-1)
+		}
+		d, _ := drive(b, bareClients, "test_simple_text", nil, n)
+		bareTime += d
+		d, _ = drive(b, kwClients, "validate_key", args, n)
+		kwTime += d
+	}
+	b.StopTimer()
+	bareRate, kwRate := float64(b.N)/bareTime.Seconds(), float64(b.N)/kwTime.Seconds()
+	b.ReportMetric(bareRate, "bare-calls/s")
+	b.ReportMetric(kwRate, "keyward-calls/s")
+	b.ReportMetric(kwRate/bareRate, "ratio")
+	b.ReportMetric(100*(1-kwRate/bareRate), "keyward-share-%")
+}
+
+const benchAgents = 16
+
+// benchClients connects 16 clients sharing one connection pool, large enough
+// that none waits for a socket; version "" lets them negotiate.
+func benchClients(b *testing.B, url, token, version string) []*client.Client {
+	hc := &http.Client{Transport: bearer{token: token, next: &http.Transport{MaxIdleConns: 4 * benchAgents, MaxIdleConnsPerHost: 4 * benchAgents}}}
+	clients := make([]*client.Client, benchAgents)
 	for i := range clients {
-		c, err := client.NewStreamableHttpClient(ts.url+PathMCP, transport.WithHTTPBasicClient(hc))
+		c, err := streamableClient(b, url, hc, fmt.Sprintf("bench-%d", i), version)
 		require.NoError(b, err)
-		_, err = c.Initialize(context.Background(), clientInfo(fmt.Sprintf("bench-%d", i)))
-		require.NoError(b, err)
-		b.Cleanup(func() { c.Close() })
 		clients[i] = c
 	}
-	secret := ts.ok(b, clients[0], "create_key", map[string]any{"name": "bench"})["secret"].(string)
-	args := map[string]any{"key": secret}
-	require.Equal(b, true, ts.ok(b, clients[0], "validate_key", args)["valid"])
+	return clients
+}
 
-	var next atomic.Int64
-	var failed atomic.Int64
-	latencies := make([][]time.Duration, agents)
+type latencies []time.Duration
+
+func (l latencies) pct(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Microseconds()) }
+
+// drive makes n calls of tool, spread over the clients as fast as they go,
+// and returns the time they took and their sorted latencies. Every call must
+// be answered with a result.
+func drive(b *testing.B, clients []*client.Client, tool string, args map[string]any, n int) (time.Duration, latencies) {
+	var next, failed atomic.Int64
+	lat := make([][]time.Duration, len(clients))
 	var wg sync.WaitGroup
-	b.ResetTimer()
 	start := time.Now()
-	for i := range agents {
+	for i := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
+			for next.Add(1) <= int64(n) {
 				t0 := time.Now()
-				res, err := callTool(clients[i], "validate_key", args)
-				latencies[i] = append(latencies[i], time.Since(t0))
+				res, err := callTool(clients[i], tool, args)
+				lat[i] = append(lat[i], time.Since(t0))
 				if err != nil || res.IsError {
 					failed.Add(1)
 				}
@@ -72,15 +140,10 @@ func BenchmarkStreamableValidateKey(b *testing.B) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
 	require.Zero(b, failed.Load(), "every call must be answered with a result")
-
-	all := slices.Concat(latencies...)
+	all := latencies(slices.Concat(lat...))
 	slices.Sort(all)
-	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) }
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "calls/s")
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
+	return elapsed, all
 }
 
 // Memory held by 1,000 open idle sessions on each transport, per session:

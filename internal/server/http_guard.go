@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -105,24 +106,42 @@ func (h *HTTP) originAllowed(r *http.Request) (string, bool) {
 	return origin, isLoopback(u.Hostname())
 }
 
-// authorized compares the bearer token in constant time; hashing first makes
-// the comparison independent of the token's length too.
-func (h *HTTP) authorized(r *http.Request) (ok, presented bool) {
+// Principals, as audit records and rate limits name who authenticated.
+const principalToken = "token" // the holder of KEYWARD_HTTP_TOKEN
+
+// authenticate is the one place a request's credentials are checked. It
+// answers who the request is from (principalToken, or "" when keyward runs
+// without a token), or ok false — presented saying whether credentials were
+// sent at all. The static token is compared in constant time; hashing first
+// makes the comparison independent of the token's length too.
+func (h *HTTP) authenticate(r *http.Request) (principal string, ok, presented bool) {
 	if h.tokenSum == nil {
-		return true, false
+		return "", true, false
 	}
 	auth := r.Header.Get("Authorization")
 	scheme, token, found := strings.Cut(auth, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
-		return false, auth != ""
+		return "", false, auth != ""
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(sum[:], h.tokenSum) == 1, true
+	if subtle.ConstantTimeCompare(sum[:], h.tokenSum) != 1 {
+		return "", false, true
+	}
+	return principalToken, true, true
 }
 
-// guard applies, in order: the origin check, the bearer token, and the body
-// size limit. It returns the body (POST) or false when it has answered.
-func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+type principalKey struct{}
+
+// principalOf is who authenticated the request ctx belongs to (guard put it there).
+func principalOf(ctx context.Context) string {
+	p, _ := ctx.Value(principalKey{}).(string)
+	return p
+}
+
+// guard applies, in order: the origin check, authentication, and the body
+// size limit. It returns the request (its context names the principal) and
+// its body (POST), or false when it has answered.
+func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []byte, bool) {
 	if origin, ok := h.originAllowed(r); !ok {
 		allowed := "KEYWARD_ALLOWED_ORIGINS is empty, so only http(s)://localhost, 127.0.0.1 and [::1] pages may call keyward"
 		if len(h.origins) > 0 {
@@ -130,9 +149,10 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		}
 		writeRPCError(w, http.StatusForbidden, nil, codeForbidden,
 			fmt.Sprintf("forbidden: requests from origin %q are refused because %s; the operator can add the origin to KEYWARD_ALLOWED_ORIGINS", sanitize.Echo(origin, 200), allowed))
-		return nil, false
+		return r, nil, false
 	}
-	if ok, presented := h.authorized(r); !ok {
+	principal, ok, presented := h.authenticate(r)
+	if !ok {
 		challenge := `Bearer realm="keyward"`
 		msg := "unauthorized: send the token from KEYWARD_HTTP_TOKEN as \"Authorization: Bearer <token>\""
 		if presented {
@@ -141,8 +161,9 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeRPCError(w, http.StatusUnauthorized, nil, codeUnauthorized, msg)
-		return nil, false
+		return r, nil, false
 	}
+	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal))
 	// This connection belongs to a client with the token: it keeps its slot
 	// when KEYWARD_MAX_CONNS is reached.
 	h.conns.prove(r)
@@ -151,14 +172,14 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 			// Nothing reads such a body, so it would only hold the connection.
 			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
 				fmt.Sprintf("a %s request to %s carries no body; send MCP messages with POST", r.Method, r.URL.Path))
-			return nil, false
+			return r, nil, false
 		}
-		return nil, true
+		return r, nil, true
 	}
-	tooBig := func() ([]byte, bool) {
+	tooBig := func() (*http.Request, []byte, bool) {
 		writeRPCError(w, http.StatusRequestEntityTooLarge, nil, codeTooLarge,
 			fmt.Sprintf("request body too large: keyward accepts at most %d bytes per message (KEYWARD_MAX_BODY); send less, or the operator can raise KEYWARD_MAX_BODY", h.maxBody))
-		return nil, false
+		return r, nil, false
 	}
 	if r.ContentLength > h.maxBody {
 		return tooBig()
@@ -176,17 +197,17 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	case isTimeout(err):
 		writeRPCError(w, http.StatusRequestTimeout, nil, codeBadRequest,
 			fmt.Sprintf("request timeout: the request body did not arrive within %s; send each message whole, at once", h.bodyTimeout))
-		return nil, false
+		return r, nil, false
 	case err != nil:
 		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
-		return nil, false
+		return r, nil, false
 	}
 	if msg := checkHead(buf.Bytes()); msg != "" {
 		writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest, msg)
-		return nil, false
+		return r, nil, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
-	return buf.Bytes(), true
+	return r, buf.Bytes(), true
 }
 
 // JSON-RPC error codes for answers keyward gives before mcp-go sees a request.

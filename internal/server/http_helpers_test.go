@@ -152,12 +152,25 @@ func clientInfo(name string) mcp.InitializeRequest {
 	return init
 }
 
-// streamable connects an mcp-go streamable HTTP client, letting it negotiate
-// the protocol as it would against any server.
+// streamable connects an mcp-go streamable HTTP client on a session-based
+// revision (the newest: 2025-11-25).
 func (ts *testServer) streamable(t testing.TB, name string) (*client.Client, error) {
-	c, err := client.NewStreamableHttpClient(ts.url+PathMCP, transport.WithHTTPBasicClient(ts.http))
+	return ts.streamableOn(t, name, mcp.LATEST_LEGACY_PROTOCOL_VERSION)
+}
+
+// streamableOn connects an mcp-go streamable HTTP client preferring protocol
+// version (2026-07-28: stateless; "": whatever it negotiates).
+func (ts *testServer) streamableOn(t testing.TB, name, version string) (*client.Client, error) {
+	return streamableClient(t, ts.url+PathMCP, ts.http, name, version)
+}
+
+func streamableClient(t testing.TB, url string, hc *http.Client, name, version string) (*client.Client, error) {
+	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPBasicClient(hc))
 	require.NoError(t, err)
-	if _, err := c.Initialize(context.Background(), clientInfo(name)); err != nil {
+	require.NoError(t, c.Start(context.Background())) // notifications reach OnNotification handlers
+	init := clientInfo(name)
+	init.Params.ProtocolVersion = version
+	if _, err := c.Initialize(context.Background(), init); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -185,9 +198,15 @@ func (ts *testServer) connect(t testing.TB, transportName, name string) *client.
 	t.Helper()
 	var c *client.Client
 	var err error
-	if transportName == "sse" {
+	switch transportName {
+	case "sse":
 		c, err = ts.sse(t, name)
-	} else {
+	case "stateless":
+		c, err = ts.streamableOn(t, name, mcp.ProtocolVersion20260728)
+		if err == nil {
+			require.Equal(t, mcp.ProtocolVersion20260728, c.ProtocolVersion(), "the client speaks the stateless revision")
+		}
+	default:
 		c, err = ts.streamable(t, name)
 	}
 	require.NoError(t, err)

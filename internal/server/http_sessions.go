@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/tools"
 )
 
@@ -26,11 +27,16 @@ type sessionTable struct {
 	rate int // tool calls per minute per session
 	now  func() time.Time
 
-	mu       sync.Mutex
-	byID     map[string]*httpSession
-	pending  int           // slots reserved by session-opening requests not yet given an id
-	closed   bool          // shutting down: no new sessions
-	answered chan struct{} // signalled when an SSE response is written
+	mu   sync.Mutex
+	byID map[string]*httpSession
+	// Stateless (2026-07-28) callers have no session: their buckets are keyed
+	// by principal and client name, at most maxCallers of them (full buckets
+	// are dropped; past that, a principal's new clients share one bucket).
+	callers    map[string]*bucket
+	maxCallers int
+	pending    int           // slots reserved by session-opening requests not yet given an id
+	closed     bool          // shutting down: no new sessions
+	answered   chan struct{} // signalled when an SSE response is written
 }
 
 // httpSession is one client session. Fields are guarded by sessionTable.mu.
@@ -38,11 +44,16 @@ type httpSession struct {
 	id        string
 	transport string // "http" or "sse"
 	lastUsed  time.Time
-	busy      int // requests being served; a busy session never idles out
+	busy      int // requests being served; a busy SSE session never idles out
 	streams   []*openStream
 	awaiting  int // SSE: requests whose response has not been written to the stream yet
+	bucket
+}
 
-	// Rate limit state: the time the bucket would be full again (GCRA).
+// bucket is one rate limit (KEYWARD_RATE_LIMIT calls a minute): a session's,
+// or a stateless caller's. Fields are guarded by sessionTable.mu.
+type bucket struct {
+	// The time the bucket would be full again (GCRA).
 	tat time.Time
 	// Refusals past the limit: when one was last audited, and how many since were not.
 	refusalAudited time.Time
@@ -75,7 +86,8 @@ const (
 )
 
 func newSessionTable(max int, idle time.Duration, rate int, now func() time.Time) *sessionTable {
-	return &sessionTable{max: max, idle: idle, rate: rate, now: now, byID: map[string]*httpSession{}, answered: make(chan struct{}, 1)}
+	return &sessionTable{max: max, idle: idle, rate: rate, now: now, byID: map[string]*httpSession{}, answered: make(chan struct{}, 1),
+		callers: map[string]*bucket{}, maxCallers: max}
 }
 
 func newSessionID() string { return "mcp-session-" + rand.Text() }
@@ -246,14 +258,22 @@ func (t *sessionTable) remove(id, transport string) bool {
 	return true
 }
 
-// expire removes and returns the sessions unused for KEYWARD_SESSION_IDLE.
+// expire removes and returns the SSE sessions unused for
+// KEYWARD_SESSION_IDLE (mcp-go expires streamable HTTP sessions itself, see
+// WithSessionIdleTTL, and tells Terminate), and drops stateless callers'
+// buckets that are full again.
 func (t *sessionTable) expire() []*httpSession {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for k, b := range t.callers {
+		if !b.tat.After(now) {
+			delete(t.callers, k)
+		}
+	}
 	var out []*httpSession
 	for id, s := range t.byID {
-		if s.busy == 0 && now.Sub(s.lastUsed) >= t.idle {
+		if s.transport == transportSSE && s.busy == 0 && now.Sub(s.lastUsed) >= t.idle {
 			delete(t.byID, id)
 			out = append(out, s)
 		}
@@ -279,15 +299,9 @@ func (t *sessionTable) count() int {
 	return len(t.byID)
 }
 
-// allow takes a tool-call token from session id's bucket, which holds
-// KEYWARD_RATE_LIMIT tokens and refills at that many per minute. It is kept
-// as the time the bucket will be full again (GCRA), in whole nanoseconds, so
-// the answer is exact. When the bucket is empty it says how long until the
-// next token. Sessions keyward does not know are not limited here: their
-// requests were already refused at the door.
-// When it refuses, record says whether this refusal should be audited: the
-// first of a run, then at most one a minute, carrying how many went unrecorded
-// since — so a flood past the limit cannot grow the audit log call by call.
+// allow takes a tool-call token from session id's bucket (see take).
+// Sessions keyward does not know are not limited here: their requests were
+// already refused at the door.
 func (t *sessionTable) allow(id string) (ok bool, wait time.Duration, record bool, unrecorded int) {
 	now := t.now()
 	t.mu.Lock()
@@ -296,21 +310,64 @@ func (t *sessionTable) allow(id string) (ok bool, wait time.Duration, record boo
 	if s == nil {
 		return true, 0, false, 0
 	}
+	return t.take(&s.bucket, now)
+}
+
+// allowCaller is allow for a stateless request: the bucket is the
+// principal's and the client name's. Buckets are bounded: when there are
+// maxCallers, full ones are dropped, and if none is, the principal's new
+// clients share one overflow bucket, so rotating client names neither grows
+// the table nor escapes the limit.
+func (t *sessionTable) allowCaller(principal, client string) (ok bool, wait time.Duration, record bool, unrecorded int) {
+	now := t.now()
+	key := principal + "\x00" + client
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.callers[key]
+	if b == nil {
+		if len(t.callers) >= t.maxCallers {
+			for k, old := range t.callers {
+				if !old.tat.After(now) {
+					delete(t.callers, k)
+				}
+			}
+		}
+		if len(t.callers) >= t.maxCallers {
+			key = principal + "\x00\x00overflow"
+			b = t.callers[key]
+		}
+		if b == nil {
+			b = &bucket{}
+			t.callers[key] = b
+		}
+	}
+	return t.take(b, now)
+}
+
+// take takes a token from b, which holds KEYWARD_RATE_LIMIT tokens and
+// refills at that many per minute. It is kept as the time the bucket will be
+// full again (GCRA), in whole nanoseconds, so the answer is exact. When the
+// bucket is empty it says how long until the next token.
+// When it refuses, record says whether this refusal should be audited: the
+// first of a run, then at most one a minute, carrying how many went unrecorded
+// since — so a flood past the limit cannot grow the audit log call by call.
+// t.mu is held.
+func (t *sessionTable) take(b *bucket, now time.Time) (ok bool, wait time.Duration, record bool, unrecorded int) {
 	interval := time.Minute / time.Duration(t.rate)
-	tat := s.tat
+	tat := b.tat
 	if tat.Before(now) {
 		tat = now
 	}
 	tat = tat.Add(interval)
 	if over := tat.Sub(now) - time.Minute; over > 0 {
-		if now.Sub(s.refusalAudited) >= time.Minute {
-			unrecorded, s.unrecorded, s.refusalAudited = s.unrecorded, 0, now
+		if now.Sub(b.refusalAudited) >= time.Minute {
+			unrecorded, b.unrecorded, b.refusalAudited = b.unrecorded, 0, now
 			return false, over, true, unrecorded
 		}
-		s.unrecorded++
+		b.unrecorded++
 		return false, over, false, 0
 	}
-	s.tat = tat
+	b.tat = tat
 	return true, 0, false, 0
 }
 
@@ -364,67 +421,66 @@ func (m claimingManager) Generate() string {
 func (m claimingManager) Validate(id string) (bool, error)  { return m.t.Validate(id) }
 func (m claimingManager) Terminate(id string) (bool, error) { return m.t.Terminate(id) }
 
-// frontKey carries the HTTP front into tool calls, for limitToolCalls.
-type frontKey struct{}
-
-// limitToolCalls is the tool middleware for HTTP sessions: it counts calls in
-// flight (shutdown waits for them), lets only sessions that finished the MCP
-// handshake call tools, and applies the per-session rate limit, keyed on the
-// session id mcp-go put in ctx. Every call it refuses is audited as refused,
-// with the caller's identity. Calls that did not come over HTTP (stdio,
-// in-process) pass straight through.
-func limitToolCalls(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		h, _ := ctx.Value(frontKey{}).(*HTTP)
-		if h == nil {
-			return next(ctx, req)
-		}
-		refuse := func(reason string) (*mcp.CallToolResult, error) {
-			tools.AuditRefused(ctx, h.app.Manager, req, reason)
+// limitToolCalls is the tool middleware of the HTTP front (App.limitToolCalls
+// hands it the calls that came over HTTP): it counts calls in flight
+// (shutdown waits for them), then applies admit. Every call it refuses is
+// audited as refused, with the caller's identity.
+func (h *HTTP) limitToolCalls(ctx context.Context, req mcp.CallToolRequest, next server.ToolHandlerFunc) (*mcp.CallToolResult, error) {
+	refuse := func(reason string) (*mcp.CallToolResult, error) {
+		tools.AuditRefused(ctx, h.app.Manager, req, reason)
+		return mcp.NewToolResultError(reason), nil
+	}
+	if !h.calls.begin() {
+		return refuse("keyward is shutting down, so this call was not made; retry once it is back")
+	}
+	defer h.calls.end()
+	if reason, record := h.admit(ctx); reason != "" {
+		if !record {
 			return mcp.NewToolResultError(reason), nil
 		}
-		if !h.calls.begin() {
-			return refuse("keyward is shutting down, so this call was not made; retry once it is back")
-		}
-		defer h.calls.end()
-		if reason, record := admitCall(ctx, req); reason != "" {
-			if !record {
-				return mcp.NewToolResultError(reason), nil
-			}
-			return refuse(reason)
-		}
-		return next(ctx, req)
+		return refuse(reason)
 	}
+	return next(ctx, req)
 }
 
-// admitCall applies the per-session checks to an HTTP tool call, whether or
-// not its arguments pass the tool's schema (tools.ServerOptions runs it for
-// those that do not, which never reach limitToolCalls): an initialized
-// session, and the rate limit. It answers "" when the call may go ahead, and
+// admit applies the per-caller checks to an HTTP tool call, whether or not
+// its arguments pass the tool's schema (tools.ServerOptions runs it for those
+// that do not, which never reach limitToolCalls). A session-based call needs
+// an initialized session and is rate limited per session; a stateless
+// (2026-07-28) call declares its client itself and is rate limited per
+// principal and client name. It answers "" when the call may go ahead, and
 // whether a refusal is to be audited.
-func admitCall(ctx context.Context, _ mcp.CallToolRequest) (string, bool) {
-	h, _ := ctx.Value(frontKey{}).(*HTTP)
-	if h == nil {
+func (h *HTTP) admit(ctx context.Context) (string, bool) {
+	var ok, record bool
+	var wait time.Duration
+	var unrecorded int
+	per := "session"
+	s := server.ClientSessionFromContext(ctx)
+	if server.IsModernRequest(ctx) && (s == nil || s.SessionID() == "") {
+		per = "client"
+		name := ""
+		if info := server.RequestProtocolInfoFromContext(ctx).ClientInfo; info != nil {
+			name = info.Name
+		}
+		ok, wait, record, unrecorded = h.sessions.allowCaller(caller.From(ctx).Principal, name)
+	} else {
+		// mcp-go runs tools/call on a session that was never initialized (an
+		// SSE stream just opened, a session mcp-go has not registered yet),
+		// with no client identity for the audit log; keyward does not.
+		if s == nil || !s.Initialized() {
+			return "this session has not been initialized, so the call was not made: send initialize on the transport that opened the session and wait for its answer before calling tools", true
+		}
+		ok, wait, record, unrecorded = h.sessions.allow(s.SessionID())
+	}
+	if ok {
 		return "", false
 	}
-	s := server.ClientSessionFromContext(ctx)
-	// mcp-go runs tools/call on a session that was never initialized (an
-	// SSE stream just opened, a session mcp-go has not registered yet),
-	// with no client identity for the audit log; keyward does not. A
-	// 2026-07-28 request has no handshake: it declares itself, and mcp-go
-	// marks its session initialized as it does.
-	if s == nil || !s.Initialized() {
-		return "this session has not been initialized, so the call was not made: send initialize on the transport that opened the session and wait for its answer before calling tools", true
+	secs := max(1, int((wait+time.Second-1)/time.Second))
+	reason := fmt.Sprintf("rate limit: at most %d tool calls per minute per %s; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, per, secs)
+	if unrecorded > 0 {
+		return fmt.Sprintf("%s [%d more calls refused for the rate limit since the last record]", reason, unrecorded), record
 	}
-	if ok, wait, record, unrecorded := h.sessions.allow(s.SessionID()); !ok {
-		secs := max(1, int((wait+time.Second-1)/time.Second))
-		reason := fmt.Sprintf("rate limit: at most %d tool calls per minute per session; retry in %d s (the operator sets this with KEYWARD_RATE_LIMIT)", h.sessions.rate, secs)
-		if unrecorded > 0 {
-			return fmt.Sprintf("%s [%d more calls refused for the rate limit since the last record]", reason, unrecorded), record
-		}
-		return reason, record
-	}
-	return "", false
+	return reason, record
 }
 
 // inflight counts tool calls running, so shutdown can wait for them.

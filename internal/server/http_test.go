@@ -92,13 +92,22 @@ func TestHTTPLifecycle(t *testing.T) {
 	}
 }
 
-func TestHTTPStreamableSessionsAreLegacyEra(t *testing.T) {
+// A client that prefers the newest revision gets it on /mcp, without a
+// session; one pinned to an older revision still gets a session, on the same
+// endpoint.
+func TestHTTPStreamableServesBothEras(t *testing.T) {
 	ts := startHTTP(t, nil)
-	c := ts.connect(t, "http", "negotiator")
-	// A client preferring 2026-07-28 is told this endpoint serves session
-	// revisions only, and settles on the newest of them.
-	assert.Equal(t, mcp.LATEST_LEGACY_PROTOCOL_VERSION, c.ProtocolVersion())
-	assert.True(t, strings.HasPrefix(c.GetSessionId(), "mcp-session-"))
+	modern, err := ts.streamableOn(t, "modern", "")
+	require.NoError(t, err)
+	assert.Equal(t, mcp.ProtocolVersion20260728, modern.ProtocolVersion())
+	assert.Empty(t, modern.GetSessionId(), "2026-07-28 has no sessions")
+	legacy := ts.connect(t, "http", "legacy")
+	assert.Equal(t, mcp.LATEST_LEGACY_PROTOCOL_VERSION, legacy.ProtocolVersion())
+	assert.True(t, strings.HasPrefix(legacy.GetSessionId(), "mcp-session-"))
+	assert.Equal(t, 1, ts.h.sessions.count(), "only the legacy client holds a session")
+	for _, c := range []*client.Client{modern, legacy} {
+		assert.Equal(t, true, ts.ok(t, c, "validate_key", map[string]any{"key": ts.ok(t, c, "create_key", map[string]any{"name": "era"})["secret"]})["valid"])
+	}
 }
 
 func TestHTTPAuth(t *testing.T) {
@@ -214,11 +223,11 @@ func TestHTTPRefusesNonLoopbackWithoutToken(t *testing.T) {
 	ln, err := net.Listen("tcp", ":0")
 	require.NoError(t, err)
 	defer ln.Close()
-	h, err := ts.app.NewHTTP()
-	require.NoError(t, err)
-	err = h.Serve(context.Background(), ln)
+	err = ts.h.Serve(context.Background(), ln)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "without a token")
+	_, err = ts.app.NewHTTP()
+	require.Error(t, err, "one App, one front")
 }
 
 func TestHTTPBodyLimit(t *testing.T) {
@@ -328,29 +337,52 @@ func TestHTTPRateLimit(t *testing.T) {
 	}
 }
 
-func TestHTTPIdleSessionsExpire(t *testing.T) {
+// SSE sessions idle for KEYWARD_SESSION_IDLE are closed by keyward's sweep.
+func TestHTTPIdleSSESessionsExpire(t *testing.T) {
 	ts := startHTTP(t, map[string]string{"KEYWARD_SESSION_IDLE": "10m"})
-	idle := ts.connect(t, "http", "idle")
 	idleSSE := ts.connect(t, "sse", "idle-sse")
 	lost := make(chan error, 1)
 	idleSSE.OnConnectionLost(func(err error) { lost <- err })
-	active := ts.connect(t, "http", "active")
-	require.Equal(t, 3, ts.h.sessions.count())
+	active := ts.connect(t, "sse", "active")
+	require.Equal(t, 2, ts.h.sessions.count())
 
 	ts.clock.Advance(9 * time.Minute)
 	assert.Zero(t, ts.h.Sweep(), "nothing is idle for 10 minutes yet")
 	ts.ok(t, active, "list_providers", nil)
 	ts.clock.Advance(time.Minute)
-	assert.Equal(t, 2, ts.h.Sweep())
+	assert.Equal(t, 1, ts.h.Sweep())
 	assert.Equal(t, 1, ts.h.sessions.count())
 
-	_, err := callTool(idle, "list_providers", nil)
-	require.Error(t, err, "an expired session is gone")
-	assert.Contains(t, err.Error(), "session terminated")
 	receive(t, lost, "the SSE stream of the expired session to close")
 	status, _, body := ts.raw(t, http.MethodPost, PathMessage+"?sessionId="+sessionID(idleSSE), `{"jsonrpc":"2.0","id":1,"method":"ping"}`, auth(testToken))
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Contains(t, rpcMessage(t, body), "KEYWARD_SESSION_IDLE=10m")
+	ts.ok(t, active, "list_providers", nil)
+}
+
+// Streamable HTTP sessions idle for KEYWARD_SESSION_IDLE are closed by
+// mcp-go's own sweeper (WithSessionIdleTTL), which tells keyward's table: the
+// slot is free again and the id is refused with 404. This runs on the real
+// clock, as mcp-go's sweeper does.
+func TestHTTPIdleStreamableSessionsExpire(t *testing.T) {
+	ts := startHTTP(t, map[string]string{"KEYWARD_SESSION_IDLE": "1s"})
+	idle := ts.connect(t, "http", "idle")
+	idleID := sessionID(idle)
+	active := ts.connect(t, "http", "active")
+	require.Equal(t, 2, ts.h.sessions.count())
+	deadline := time.Now().Add(time.Minute) // turns a hang into a failure; asserts nothing about speed
+	for ts.h.sessions.count() > 1 {
+		require.True(t, time.Now().Before(deadline), "the idle session was never closed")
+		ts.ok(t, active, "list_providers", nil)
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err := callTool(idle, "list_providers", nil)
+	require.Error(t, err, "an expired session is gone")
+	assert.Contains(t, err.Error(), "session terminated")
+	status, _, body := ts.raw(t, http.MethodPost, PathMCP, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		map[string]string{"Authorization": "Bearer " + testToken, hdrSession: idleID})
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, rpcMessage(t, body), "KEYWARD_SESSION_IDLE=1s")
 	ts.ok(t, active, "list_providers", nil)
 }
 

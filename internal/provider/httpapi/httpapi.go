@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/version"
 )
@@ -249,6 +250,14 @@ func (c *Client) do(ctx context.Context, call *call, body, out any) error {
 			}
 			wait = res.retryAfter
 		}
+		// The person behind the call sees why it takes longer (never a
+		// credential: the path is sanitized, and the notifier masks again).
+		why := "failed"
+		if res.status != 0 {
+			why = fmt.Sprintf("answered HTTP %d", res.status)
+		}
+		caller.Notify(ctx, caller.Warning, fmt.Sprintf("%s %s to %s; keyward retries in %s (retry %d of %d)",
+			call.where(), why, c.platform.Title, wait.Round(time.Millisecond), attempt, c.settings.MaxRetries))
 		if c.sleep(ctx, wait) != nil {
 			return res.err
 		}
