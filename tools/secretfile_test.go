@@ -54,7 +54,6 @@ func TestSecretFileKeepsItsPathAcrossNativeRotation(t *testing.T) {
 	assert.NotEqual(t, s0, s1)
 	assert.Equal(t, s0, readSecret(t, prev), "the old secret stays readable during its grace")
 	assert.True(t, h.valid("local", s0), "and it still works")
-	assert.Contains(t, text(h.call("get_key", map[string]any{"key_id": id})), id)
 	onlyFiles(t, h, path, prev)
 
 	// The grace ends: the old secret stops, and its file goes with it.
@@ -85,7 +84,6 @@ func TestSecretFileKeepsItsPathAcrossNativeRotation(t *testing.T) {
 	require.FileExists(t, prev)
 	rev := h.ok("revoke_key", map[string]any{"key_id": id})
 	assert.Equal(t, path, rev["secret_file_removed"])
-	assert.Contains(t, text(h.call("audit_log", nil)), "revoke_key")
 	onlyFiles(t, h)
 	_, err = h.app.Manager.Reap(t.Context())
 	require.NoError(t, err)

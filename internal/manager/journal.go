@@ -21,7 +21,9 @@ import (
 // keyward's record of it and the audit record. An intent row is written
 // before the provider is asked and removed in the transaction that records
 // the key; an intent still there after its process died marks a create that
-// never finished, and Reconcile revokes the key and removes its secret file.
+// never finished, and Reconcile revokes the key and removes its secret file
+// (or, for a replacement that had taken over the old key's file, puts the
+// old secret back into it).
 
 // intentLease is how long an intent whose process may still be running (on
 // another host, say) is left alone before it counts as abandoned.

@@ -222,7 +222,8 @@ func (m *Manager) forgetManaged(ctx context.Context, providerName, keyID string)
 	return err
 }
 
-// dueManaged lists keys whose keyward-enforced deadline has passed.
+// dueManaged lists the records whose keyward-enforced deadline has passed:
+// keys, and previous-secret records whose grace ended.
 func (m *Manager) dueManaged(ctx context.Context, now time.Time) ([]*managedKey, error) {
 	return m.queryManaged(ctx, `expires_at IS NOT NULL AND expires_at <= ?`, now.UnixMilli())
 }
