@@ -20,8 +20,9 @@ func rotateKey(providers Surface) definition {
 		newTool("rotate_key",
 			"Issue a new secret for a key, keeping its scopes and its original expiry (a rotated key never lives "+
 				"longer). The old secret stops working at once, or after grace (at most 7d) so running programs can "+
-				"switch over. Platforms without rotation get a replacement key with the same settings. The human may "+
-				"be asked to confirm.",
+				"switch over. Platforms without rotation get a replacement key with the same settings. A secret file "+
+				"keeps its path: the new secret replaces its content, and during the grace the old one stays readable in "+
+				"previous_secret_file beside it. The human may be asked to confirm.",
 			writeTool("Rotate key", true, false),
 			[]mcp.ToolOption{
 				providerArg(providers), keyIDArg(),

@@ -96,6 +96,8 @@ var forms = map[string]string{
 	"cursor":     "must be the next_cursor of the previous answer, unchanged",
 	"since":      "must be a duration back from now such as 24h or 7d, or an RFC 3339 time such as 2026-01-02T15:04:05Z",
 	"scopes":     "scope names are printable characters without spaces (list_scopes shows them)",
+	"secret_file": "must be the path of a secret file keyward wrote, inside KEYWARD_SECRETS_DIR: a name ending in .key or .key.previous " +
+		"(secret_file or previous_secret_file of a create_key, rotate_key or reissue_key answer)",
 }
 
 func (e *explainer) sentence(ve *jsonschema.ValidationError, values map[string]any) string {

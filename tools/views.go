@@ -71,6 +71,9 @@ type deliveryJSON struct {
 	SecretFile   string `json:"secret_file,omitempty"`
 	Secret       string `json:"secret,omitempty"`
 	Acknowledged *bool  `json:"acknowledged,omitempty"`
+	// PreviousFile holds the secret this one replaced, beside secret_file,
+	// until that secret stops working.
+	PreviousFile string `json:"previous_secret_file,omitempty"`
 }
 
 // secretJSON answers create, update, re-issue and rotate.
@@ -86,7 +89,7 @@ type secretJSON struct {
 func secretOut(r manager.NewSecret) secretJSON {
 	return secretJSON{
 		keyJSON:       keyOut(r.Key),
-		deliveryJSON:  deliveryJSON{Mode: string(r.Delivery.Mode), SecretFile: r.Delivery.File, Secret: r.Delivery.Secret, Acknowledged: r.Delivery.Acknowledged},
+		deliveryJSON:  deliveryJSON{Mode: string(r.Delivery.Mode), SecretFile: r.Delivery.File, Secret: r.Delivery.Secret, Acknowledged: r.Delivery.Acknowledged, PreviousFile: r.Delivery.Previous},
 		ReplacedKeyID: r.ReplacedKeyID, OldValidUntil: r.OldValidUntil, Confirmation: string(r.Confirmation),
 		Notes: notesOut(r.Notes),
 	}
@@ -153,6 +156,11 @@ func noteSentence(n manager.Note) string {
 		return "its secret file " + n.Path + " was removed"
 	case manager.NotePreviousFileRemoved:
 		return "the previous secret file " + n.Path + " was removed"
+	case manager.NotePreviousSecretKept:
+		if n.At == nil {
+			return "the old secret stays readable in " + n.Path + " until the old key is revoked; keyward removes that file then"
+		}
+		return fmt.Sprintf("the old secret stays readable in %s until %s, for programs that have not switched yet; keyward removes that file then", n.Path, when(n.At))
 	case manager.NoteFileNotRemoved:
 		return fmt.Sprintf("could not remove the secret file %s: %v; delete it by hand", n.Path, n.Err)
 	case manager.NoteOldSecretGrace:

@@ -34,6 +34,29 @@ type Result struct {
 	// Pending: the secret was put to the human and the answer comes with the
 	// call's next round; until then it waits in File.
 	Pending bool
+	// Previous is where the secret this one replaced stays readable
+	// (Place.KeepPrevious); Retired is the old secret's file, removed because
+	// the new secret went to no file (inline mode).
+	Previous string
+	Retired  string
+}
+
+// Place is where the secret of a key goes: a key's secret file keeps one
+// path for its whole line, across rotations and replacements.
+type Place struct {
+	// Path is the file of the secret this one succeeds, inside the secrets
+	// directory ("": none; a new key's file is named after it).
+	Path string
+	// KeepPrevious keeps the old secret readable at secret.PreviousPath(Path)
+	// (while it still works: the caller records it, and removes it then).
+	KeepPrevious bool
+	// Claim is set when the secret belongs to another key than Path's (a
+	// replacement takes the file over): it is called with Path once the old
+	// secret is kept and before Path changes, so a journal can record that
+	// Restore must undo the take-over if the new key is undone. With no old
+	// secret on disk to keep, nothing is taken over: the new key gets a file
+	// of its own.
+	Claim func(path string)
 }
 
 // Secrets delivers secrets; the manager's default is Files.
@@ -43,9 +66,12 @@ type Secrets interface {
 	Ready() error
 	// Deliver hands the new secret of key c on the provider titled title to
 	// its place.
-	Deliver(ctx context.Context, providerName, title string, c provider.Created) (Result, error)
+	Deliver(ctx context.Context, providerName, title string, c provider.Created, at Place) (Result, error)
 	// Remove deletes a secret file it wrote; false when none was there.
 	Remove(path string) (bool, error)
+	// Restore undoes a take-over of path (Place.Claim) whose new key was
+	// undone: the old secret, kept beside it, goes back into path.
+	Restore(path string) error
 }
 
 // Files is the delivery the operator chose with KEYWARD_REVEAL, writing
@@ -67,21 +93,22 @@ func (f Files) Ready() error {
 }
 
 // Deliver implements Secrets.
-func (f Files) Deliver(ctx context.Context, providerName, title string, c provider.Created) (Result, error) {
+func (f Files) Deliver(ctx context.Context, providerName, title string, c provider.Created, at Place) (Result, error) {
 	switch f.Mode {
 	case secret.ModeInline:
-		return Result{Mode: secret.ModeInline, Secret: c.Secret}, nil
+		return f.inline(c, at)
 	case secret.ModeElicit:
 		h := caller.HumanFrom(ctx)
 		if h == nil {
-			r, err := f.file(providerName, c)
+			r, err := f.file(providerName, c, at)
 			r.Fallback = FallbackUnavailable
 			return r, err
 		}
 		// The secret goes to its file first, so that it is never lost
 		// whatever becomes of the question; the file goes once the human
-		// has acknowledged the secret.
-		r, err := f.file(providerName, c)
+		// has acknowledged the secret. The old secret kept beside it stays
+		// for its grace: it is what programs that have not switched use.
+		r, err := f.file(providerName, c, at)
 		if err != nil {
 			return r, err
 		}
@@ -94,7 +121,7 @@ func (f Files) Deliver(ctx context.Context, providerName, title string, c provid
 		case err == nil && ack:
 			if _, rmErr := secret.RemoveFile(r.File); rmErr == nil {
 				t := true
-				return Result{Mode: secret.ModeElicit, Acknowledged: &t}, nil
+				return Result{Mode: secret.ModeElicit, Acknowledged: &t, Previous: r.Previous}, nil
 			}
 		}
 		no := false
@@ -104,16 +131,83 @@ func (f Files) Deliver(ctx context.Context, providerName, title string, c provid
 		}
 		return r, nil
 	}
-	return f.file(providerName, c)
+	return f.file(providerName, c, at)
 }
 
-func (f Files) file(providerName string, c provider.Created) (Result, error) {
-	path, err := secret.WriteFile(f.Dir, providerName, c.Key.ID, c.Secret)
+// file writes the secret to its key's file: a new one, or the one at
+// at.Path, replaced atomically.
+func (f Files) file(providerName string, c provider.Created, at Place) (Result, error) {
+	prev, ok, err := f.keep(at)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Mode: secret.ModeFile, File: path}, nil
+	if !ok {
+		path, err := secret.WriteFile(f.Dir, providerName, c.Key.ID, c.Secret)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Mode: secret.ModeFile, File: path}, nil
+	}
+	if err := secret.ReplaceFile(f.Dir, at.Path, c.Secret); err != nil {
+		if prev != "" {
+			// Put the old secret back where it was, and its path with it.
+			err = errors.Join(err, secret.RestorePrevious(at.Path))
+		}
+		return Result{}, err
+	}
+	return Result{Mode: secret.ModeFile, File: at.Path, Previous: prev}, nil
+}
+
+// inline answers with the secret and writes no file. A file the old secret
+// had (written under an earlier setting) would now mislead whoever reads
+// it: it goes, kept beside its path if asked.
+func (f Files) inline(c provider.Created, at Place) (Result, error) {
+	r := Result{Mode: secret.ModeInline, Secret: c.Secret}
+	prev, ok, err := f.keep(at)
+	if err != nil || !ok {
+		return r, err
+	}
+	removed, err := secret.RemoveFile(at.Path)
+	if err != nil {
+		if prev != "" {
+			err = errors.Join(err, secret.RestorePrevious(at.Path))
+		}
+		return Result{}, fmt.Errorf("removing the old secret file %s failed: %w", at.Path, err)
+	}
+	r.Previous = prev
+	if removed {
+		r.Retired = at.Path
+	}
+	return r, nil
+}
+
+// keep prepares at.Path for the new secret: it keeps the old secret beside
+// it when asked, and reports the take-over to at.Claim. ok is false when the
+// new secret gets no part of at.Path (there is none, or nothing to take over).
+func (f Files) keep(at Place) (prev string, ok bool, err error) {
+	if at.Path == "" {
+		return "", false, nil
+	}
+	if at.KeepPrevious {
+		kept, err := secret.KeepPrevious(at.Path)
+		if err != nil {
+			return "", false, err
+		}
+		if kept {
+			prev = secret.PreviousPath(at.Path)
+		}
+	}
+	if at.Claim != nil {
+		if prev == "" {
+			return "", false, nil
+		}
+		at.Claim(at.Path)
+	}
+	return prev, true, nil
 }
 
 // Remove implements Secrets.
 func (f Files) Remove(path string) (bool, error) { return secret.RemoveFile(path) }
+
+// Restore implements Secrets.
+func (f Files) Restore(path string) error { return secret.RestorePrevious(path) }

@@ -2,24 +2,27 @@ package manager
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // checkDelivery fails before anything changes upstream if the secret could
 // not be delivered afterwards.
 func (m *Manager) checkDelivery() error { return m.opts.Secrets.Ready() }
 
-// deliver hands a new secret to its place and says so in notes.
-func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.Created) (Delivery, []Note, error) {
-	r, err := m.opts.Secrets.Deliver(ctx, p.Name(), p.Title(), c)
+// deliver hands a new secret to its place and says so in notes. The caller
+// says what became of the secret it replaced (Delivery.Previous).
+func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.Created, at delivery.Place) (Delivery, []Note, error) {
+	r, err := m.opts.Secrets.Deliver(ctx, p.Name(), p.Title(), c, at)
 	if err != nil {
 		return Delivery{}, nil, err
 	}
-	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged, Pending: r.Pending}
+	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged, Pending: r.Pending, Previous: r.Previous}
 	var notes []Note
 	switch {
 	case r.Pending:
@@ -38,7 +41,31 @@ func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.C
 	case delivery.FallbackFailed:
 		notes = append(notes, Note{Kind: NoteElicitFailed})
 	}
+	if r.Retired != "" {
+		notes = append(notes, Note{Kind: NotePreviousFileRemoved, Path: r.Retired})
+	}
 	return d, notes, nil
+}
+
+// dropPrevious forgets a key's previous-secret record and removes its file.
+func (m *Manager) dropPrevious(ctx context.Context, providerName, keyID string, notes *[]Note) {
+	pm, err := m.managed(ctx, providerName, keyID+previousMark)
+	if err != nil {
+		m.log.Warn("reading the record of a previous secret file failed; the reaper removes the file when its grace ends", "provider", providerName, "key_id", keyID, "err", err)
+		return
+	}
+	if pm == nil || !pm.isPreviousSecret() {
+		return
+	}
+	if _, n := m.removeSecretFile(pm.secretFile, NotePreviousFileRemoved); n != nil {
+		*notes = append(*notes, *n)
+		if n.Err != nil {
+			return // the record stays, so the reaper tries again
+		}
+	}
+	if err := m.forgetManaged(ctx, providerName, pm.keyID); err != nil {
+		m.log.Warn("forgetting the record of a previous secret file failed", "provider", providerName, "key_id", keyID, "err", err)
+	}
 }
 
 // removeSecretFile removes a secret file keyward wrote; it answers the path
@@ -87,6 +114,11 @@ func (m *Manager) FinishReveal(ctx context.Context, tool, providerName, keyID, f
 	}
 	c.rec.KeyName = k.Name
 	yes, no := true, false
+	defer func() {
+		if err == nil {
+			m.notePrevious(ctx, p.Name(), file, &res)
+		}
+	}()
 	if acknowledged && mk != nil && mk.secretFile == file {
 		if _, n := m.removeSecretFile(file, NoteFileRemoved); n != nil && n.Err != nil {
 			res.Notes = append(res.Notes, *n)
@@ -105,4 +137,22 @@ func (m *Manager) FinishReveal(ctx context.Context, tool, providerName, keyID, f
 	res.Key, res.Delivery = view(p, k, mk), Delivery{Mode: "file", File: file, Acknowledged: &no}
 	res.Notes = append(res.Notes, Note{Kind: NoteSecretFile, Path: file}, Note{Kind: NoteElicitNotAcknowledged})
 	return res, nil
+}
+
+// notePrevious tells, in the last round of a reveal, where the secret that
+// the revealed one replaced stays readable: the .previous file beside the
+// key's file, while a record keeps it.
+func (m *Manager) notePrevious(ctx context.Context, providerName, file string, res *NewSecret) {
+	if file == "" {
+		return
+	}
+	holders, err := m.managedByFile(ctx, providerName, secret.PreviousPath(file))
+	if err != nil || len(holders) == 0 {
+		return
+	}
+	if _, err := os.Lstat(holders[0].secretFile); err != nil {
+		return
+	}
+	res.Delivery.Previous = holders[0].secretFile
+	res.Notes = append(res.Notes, Note{Kind: NotePreviousSecretKept, Path: holders[0].secretFile, At: holders[0].expiresAt})
 }

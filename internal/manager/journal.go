@@ -22,7 +22,9 @@ import (
 // keyward's record of it and the audit record. An intent row is written
 // before the provider is asked and removed in the transaction that records
 // the key; an intent still there after its process died marks a create that
-// never finished, and Reconcile revokes the key and removes its secret file.
+// never finished, and Reconcile revokes the key and removes its secret file
+// (or, for a replacement that had taken over the old key's file, puts the
+// old secret back into it).
 
 // intentLease is how long an intent whose process may still be running (on
 // another host, say) is left alone before it counts as abandoned.
@@ -129,6 +131,7 @@ func (m *Manager) Reconcile(ctx context.Context) (int, error) {
 		pending = append(pending, pendingFrom(in, journal))
 	}
 	reconcileListed()
+	defer m.sweep(ctx, pending)
 	n := 0
 	for _, pi := range pending {
 		if abandoned, err := m.abandoned(ctx, pi); err != nil || !abandoned {
@@ -199,7 +202,7 @@ func (m *Manager) undo(ctx context.Context, pi pendingIntent) (done bool, err er
 	if rerr := m.revokeConfirmed(ctx, p, pi.keyID); rerr != nil {
 		return false, m.retryLater(ctx, pi, rec, rerr)
 	}
-	removed := m.removeSecretFiles(pi)
+	removed := m.removeSecretFiles(ctx, pi)
 	rec.Detail += "; the key was revoked"
 	if len(removed) > 0 {
 		rec.Detail += " and its secret file removed"
@@ -258,6 +261,12 @@ func (m *Manager) retryLater(ctx context.Context, pi pendingIntent, rec audit.Re
 	}
 	rec.Outcome, rec.Error = audit.OutcomeError, cause.Error()
 	rec.Detail += fmt.Sprintf("; keyward gave up after %d attempts: check the provider for a key named %q", intentGiveUp, pi.name)
+	if m.tookOver(ctx, pi) {
+		// The key it replaces keeps its file, whatever became of the new key.
+		if err := m.opts.Secrets.Restore(pi.secretFile); err != nil {
+			m.log.Warn("putting the old secret back into the file an undone replacement took over failed; move the .previous file back by hand", "file", pi.secretFile, "err", err)
+		}
+	}
 	return errors.Join(cause, m.settle(ctx, pi.id, func(tx *sql.Tx) error { return m.opts.Audit.WriteTx(ctx, tx, rec) }))
 }
 
@@ -273,16 +282,25 @@ func (m *Manager) settle(ctx context.Context, intentID string, fn func(*sql.Tx) 
 }
 
 // removeSecretFiles removes the file the intent recorded and any file keyward
-// names after the key (a crash may have come between writing and recording it).
-func (m *Manager) removeSecretFiles(pi pendingIntent) []string {
+// names after the key (a crash may have come between writing and recording
+// it). A file the create took over from the key it replaces (another record
+// still names it: the create was never recorded) is not removed: the old
+// secret, kept beside it, goes back into it.
+func (m *Manager) removeSecretFiles(ctx context.Context, pi pendingIntent) []string {
 	var removed []string
 	candidates := []string{pi.secretFile}
+	if m.tookOver(ctx, pi) {
+		candidates = nil
+		if err := m.opts.Secrets.Restore(pi.secretFile); err != nil {
+			m.log.Warn("putting the old secret back into the file an undone replacement took over failed; move the .previous file back by hand", "file", pi.secretFile, "err", err)
+		}
+	}
 	if pi.keyID != "" && m.opts.SecretsDir != "" {
 		base := strings.TrimSuffix(secret.FileName(pi.provider, pi.keyID), ".key")
 		if matches, err := filepath.Glob(filepath.Join(m.opts.SecretsDir, globEscape(base)+"*.key")); err == nil {
 			for _, f := range matches {
 				name := strings.TrimSuffix(filepath.Base(f), ".key")
-				if rest, ok := strings.CutPrefix(name, base); ok && (rest == "" || isVersionSuffix(rest)) {
+				if rest, ok := strings.CutPrefix(name, base); ok && (rest == "" || isVersionSuffix(rest)) && f != pi.secretFile {
 					candidates = append(candidates, f)
 				}
 			}
@@ -299,6 +317,117 @@ func (m *Manager) removeSecretFiles(pi pendingIntent) []string {
 		}
 	}
 	return removed
+}
+
+// tookOver reports whether an unfinished create had taken over the secret
+// file of another key: a record other than the new key's still names it.
+// When that cannot be read, it answers true, so that the file is kept.
+func (m *Manager) tookOver(ctx context.Context, pi pendingIntent) bool {
+	if pi.secretFile == "" {
+		return false
+	}
+	holders, err := m.managedByFile(ctx, pi.provider, pi.secretFile)
+	if err != nil {
+		m.log.Warn("reading which record names a secret file failed; the file is kept", "file", pi.secretFile, "err", err)
+		return true
+	}
+	for _, mk := range holders {
+		if mk.keyID != pi.keyID {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep settles what a crash left in the secrets directory around the
+// secret files, outside every create still journalled (Reconcile settles
+// those): a staging file is a secret that never reached its place, and a
+// .previous file no record names is one nothing would ever remove. Only files
+// older than intentLease are touched, so a change in flight in any process
+// is left alone; their age is real time, read from the file system.
+func (m *Manager) sweep(ctx context.Context, pending []pendingIntent) {
+	dir := m.opts.SecretsDir
+	if dir == "" {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // no directory yet: nothing to settle
+	}
+	claimed := map[string]bool{}
+	for _, pi := range pending {
+		claimed[pi.secretFile] = true
+	}
+	var named map[string]bool
+	isNamed := func(path string) (bool, error) {
+		if named == nil {
+			all, err := m.managedWithFiles(ctx)
+			if err != nil {
+				return false, err
+			}
+			named = map[string]bool{}
+			for _, mk := range all {
+				named[mk.secretFile] = true
+			}
+		}
+		return named[path], nil
+	}
+	for _, e := range entries {
+		name := e.Name()
+		var line string // the key file the entry belongs to
+		for _, suffix := range []string{".key" + secret.PreviousSuffix + ".new", ".key.new", ".key" + secret.PreviousSuffix} {
+			if strings.HasSuffix(name, suffix) {
+				line = filepath.Join(dir, strings.TrimSuffix(name, strings.TrimPrefix(suffix, ".key")))
+				break
+			}
+		}
+		if line == "" || !e.Type().IsRegular() || claimed[line] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < intentLease {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		switch {
+		case path == secret.StagingPath(line):
+			// A rotation stopped between writing the new secret and moving
+			// it into place: the platform issued it, so it goes there.
+			live, err := isNamed(line)
+			if err != nil {
+				m.log.Warn("reading which records name the secret files failed; leftover files are settled at the next check", "err", err)
+				return
+			}
+			if live {
+				if err := os.Rename(path, line); err != nil {
+					m.log.Warn("moving an interrupted rotation's new secret into its file failed; rotate the key again", "file", line, "err", err)
+				} else {
+					m.log.Warn("moved the new secret of a rotation interrupted before it reached its file into place", "file", line)
+				}
+				continue
+			}
+			m.removeLeftover(path, "a new secret for a file no key has any more")
+		case path == secret.PreviousPath(line):
+			kept, err := isNamed(path)
+			if err != nil {
+				m.log.Warn("reading which records name the secret files failed; leftover files are settled at the next check", "err", err)
+				return
+			}
+			if !kept {
+				m.removeLeftover(path, "an old secret no record keeps")
+			}
+		default:
+			m.removeLeftover(path, "an interrupted copy of a secret that is still in its file")
+		}
+	}
+}
+
+func (m *Manager) removeLeftover(path, what string) {
+	if _, err := secret.RemoveFile(path); err != nil {
+		m.log.Warn("removing a leftover secret file failed; delete it by hand", "file", path, "what", what, "err", err)
+		return
+	}
+	m.log.Warn("removed a leftover secret file", "file", path, "what", what)
 }
 
 func isVersionSuffix(s string) bool {

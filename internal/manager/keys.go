@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,9 +13,11 @@ import (
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/caller"
+	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/sanitize"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // MaxNameLen bounds key names.
@@ -123,7 +126,7 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, e
 	if plan := c.dryStop(Plan{Action: ActionCreate, Narrowing: c.rec.Detail, Notes: notes}); plan != nil {
 		return NewSecret{Plan: plan}, m.checkDelivery()
 	}
-	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, nil)
+	res, err = m.mint(ctx, c, p, provider.CreateRequest{Name: a.Name, Scopes: sd.Scopes, ExpiresAt: exp.Upstream, Constraints: cs, AllowedIPs: ips}, exp, nil, nil)
 	if err != nil {
 		return NewSecret{}, err
 	}
@@ -139,7 +142,13 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, e
 // exists, the key is revoked again; if even that fails, the intent stays and
 // Reconcile finishes the job. born is the start of the key's life when it
 // replaces another key (nil: now).
-func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req provider.CreateRequest, exp policy.Expiry, born *time.Time) (NewSecret, error) {
+//
+// A replacement takes over the secret file of the key it replaces (old):
+// the old secret is kept beside it (secret.PreviousPath), the journal notes
+// the take-over before the file changes, and the transaction that records
+// the new key points the old key's record at the .previous file. Undone, the
+// old secret goes back into its file (Secrets.Restore).
+func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req provider.CreateRequest, exp policy.Expiry, born *time.Time, old *managedKey) (NewSecret, error) {
 	if err := m.checkDelivery(); err != nil {
 		return NewSecret{}, err
 	}
@@ -171,11 +180,21 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		return fmt.Errorf("%w; the new key was revoked again, so nothing is left behind", cause)
 	}
 
-	d, notes, err := m.deliver(ctx, p, created)
+	var at delivery.Place
+	if path := m.lineFile(old); path != "" && isFile(path) {
+		// The .previous file is about to hold the old key's secret: whatever
+		// record named it lets go first, so that none removes the new content.
+		m.release(ctx, p.Name(), secret.PreviousPath(path), "")
+		at = delivery.Place{Path: path, KeepPrevious: true, Claim: func(path string) { m.noteFile(ctx, in, path) }}
+	}
+	d, notes, err := m.deliver(ctx, p, created, at)
 	if err != nil {
 		return NewSecret{}, undo(err)
 	}
-	m.noteFile(ctx, in, d.File)
+	tookOver := d.Previous != ""
+	if !tookOver {
+		m.noteFile(ctx, in, d.File)
+	}
 	mk := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File,
 		createdBy: creator(ctx), bornAt: born,
 		constraints: req.Constraints, allowedIPs: req.AllowedIPs, narrowing: true}
@@ -190,13 +209,24 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		if err := m.saveManagedIn(ctx, tx, mk); err != nil {
 			return err
 		}
+		if tookOver {
+			prev := *old
+			prev.secretFile = d.Previous
+			if err := m.saveManagedIn(ctx, tx, prev); err != nil {
+				return err
+			}
+		}
 		if err := c.recordIn(tx); err != nil {
 			return err
 		}
 		return endIntent(ctx, tx, in)
 	})
 	if err != nil {
-		if _, n := m.removeSecretFile(d.File, NoteFileRemoved); n != nil && n.Err != nil {
+		if tookOver {
+			if rerr := m.opts.Secrets.Restore(at.Path); rerr != nil {
+				m.log.Warn("putting the old secret back into its file failed; keyward tries again at its next check", "file", at.Path, "err", rerr)
+			}
+		} else if _, n := m.removeSecretFile(d.File, NoteFileRemoved); n != nil && n.Err != nil {
 			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.File, "err", n.Err)
 		}
 		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%w)", err))
@@ -450,10 +480,12 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 }
 
 // reissue creates a twin with the given settings, delivers its secret and
-// revokes the old key (after grace, by the reaper, when grace > 0).
+// revokes the old key (after grace, by the reaper, when grace > 0). The twin
+// takes over the old key's secret file; the old secret stays beside it
+// until the old key is revoked.
 func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old provider.Key, oldMK *managedKey, req provider.CreateRequest, exp policy.Expiry, grace time.Duration) (NewSecret, error) {
 	c.rec.Detail = strings.TrimPrefix(c.rec.Detail+"; replaces "+old.ID, "; ")
-	res, err := m.mint(ctx, c, p, req, exp, bornOf(old, oldMK))
+	res, err := m.mint(ctx, c, p, req, exp, bornOf(old, oldMK), oldMK)
 	if err != nil {
 		return NewSecret{}, fmt.Errorf("creating the replacement failed, the old key is untouched: %w", err)
 	}
@@ -461,6 +493,15 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 	res.Confirmation = c.confirmation()
 	res.Notes = append(res.Notes, c.notes...)
 	res.Notes = append(res.Notes, expiryNote(exp)...)
+	// What mint recorded of the old key: its file is now the .previous one.
+	var oldNow *managedKey
+	if oldMK != nil {
+		o := *oldMK
+		if res.Delivery.Previous != "" {
+			o.secretFile = res.Delivery.Previous
+		}
+		oldNow = &o
+	}
 	// The replacement is recorded; what follows is about the old key, which
 	// gets an audit record of its own.
 	oldRec := audit.Record{Tool: c.rec.Tool, Provider: p.Name(), KeyID: old.ID, KeyName: old.Name, ScopesBefore: nonNil(old.Scopes),
@@ -468,10 +509,10 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 	if grace > 0 {
 		until := m.now().Add(grace).UTC().Truncate(time.Second)
 		mk := managedKey{provider: p.Name(), keyID: old.ID, name: old.Name, expiresAt: &until, supersededBy: res.Key.ID}
-		if oldMK != nil {
-			mk.secretFile, mk.createdBy, mk.bornAt = oldMK.secretFile, oldMK.createdBy, oldMK.bornAt
-			if oldMK.expiresAt != nil && oldMK.expiresAt.Before(until) {
-				mk.expiresAt = oldMK.expiresAt
+		if oldNow != nil {
+			mk.secretFile, mk.createdBy, mk.bornAt = oldNow.secretFile, oldNow.createdBy, oldNow.bornAt
+			if oldNow.expiresAt != nil && oldNow.expiresAt.Before(until) {
+				mk.expiresAt = oldNow.expiresAt
 			}
 		}
 		oldRec.ExpiresAt, oldRec.Detail = mk.expiresAt, "replaced by "+res.Key.ID+"; revoked by keyward when its grace ends"
@@ -483,21 +524,38 @@ func (m *Manager) reissue(ctx context.Context, c *call, p provider.Provider, old
 		m.record(ctx, oldRec, nil)
 		res.OldValidUntil = mk.expiresAt
 		res.Notes = append(res.Notes, Note{Kind: NoteOldKeyGrace, KeyID: old.ID, At: mk.expiresAt})
+		if res.Delivery.Previous != "" {
+			res.Notes = append(res.Notes, Note{Kind: NotePreviousSecretKept, Path: res.Delivery.Previous, At: mk.expiresAt})
+		}
 		return res, nil
 	}
 	oldRec.Detail = "revoked: replaced by " + res.Key.ID
 	if err := m.revokeConfirmed(ctx, p, old.ID); err != nil {
+		// The old key still works, and its secret stays beside the file.
 		res.Notes = append(res.Notes, Note{Kind: NoteOldKeyNotRevoked, KeyID: old.ID, Err: err})
+		if res.Delivery.Previous != "" {
+			res.Notes = append(res.Notes, Note{Kind: NotePreviousSecretKept, Path: res.Delivery.Previous})
+		}
 		m.record(ctx, oldRec, err)
 		return res, nil
 	}
-	m.dropManaged(ctx, p.Name(), old.ID, oldMK, &res.Notes)
+	var dropped []Note
+	m.dropManaged(ctx, p.Name(), old.ID, oldNow, &dropped)
+	for _, n := range dropped {
+		// The .previous file lived only for the switch-over; only a failure
+		// to remove it is news.
+		if res.Delivery.Previous == "" || n.Kind == NoteFileNotRemoved {
+			res.Notes = append(res.Notes, n)
+		}
+	}
+	res.Delivery.Previous = ""
 	m.record(ctx, oldRec, nil)
 	res.Notes = append(res.Notes, Note{Kind: NoteOldKeyRevoked, KeyID: old.ID})
 	return res, nil
 }
 
-// dropManaged forgets an old key and removes the secret file keyward wrote for it.
+// dropManaged forgets an old key and removes the secret file keyward wrote
+// for it, and the previous secret kept beside it after a native rotation.
 func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, mk *managedKey, notes *[]Note) string {
 	if mk == nil {
 		return ""
@@ -508,6 +566,9 @@ func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, m
 	}
 	if err := m.forgetManaged(ctx, providerName, keyID); err != nil {
 		m.log.Warn("forgetting a managed key failed", "provider", providerName, "key_id", keyID, "err", err)
+	}
+	if !mk.isPreviousSecret() {
+		m.dropPrevious(ctx, providerName, keyID, notes)
 	}
 	return removed
 }
@@ -619,22 +680,17 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 		if rerr != nil {
 			return res, rerr
 		}
-		var previous string
-		if mk != nil {
-			previous = mk.secretFile
+		var until *time.Time // when the platform stops the old secret
+		if grace > 0 {
+			u := m.now().Add(grace).UTC()
+			until = &u
 		}
-		if res, err = m.finishRotation(ctx, p, created, mk, deadline); err != nil {
+		if res, err = m.finishRotation(ctx, p, created, mk, until); err != nil {
 			return res, fmt.Errorf("the key was rotated but its new secret could not be delivered (%w); rotate it again once that is fixed", err)
 		}
-		if previous != "" && previous != res.Delivery.File {
-			if _, n := m.removeSecretFile(previous, NotePreviousFileRemoved); n != nil {
-				res.Notes = append(res.Notes, *n)
-			}
-		}
-		if grace > 0 {
-			until := m.now().Add(grace).UTC()
-			res.OldValidUntil = &until
-			res.Notes = append(res.Notes, Note{Kind: NoteOldSecretGrace, At: &until})
+		if until != nil {
+			res.OldValidUntil = until
+			res.Notes = append(res.Notes, Note{Kind: NoteOldSecretGrace, At: until})
 		}
 		res.Confirmation = c.confirmation()
 		res.Notes = append(res.Notes, c.notes...)
@@ -664,11 +720,34 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 	return res, err
 }
 
-// finishRotation delivers a rotated key's new secret and updates keyward's record.
-func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, created provider.Created, mk *managedKey, deadline *time.Time) (NewSecret, error) {
-	d, notes, err := m.deliver(ctx, p, created)
+// finishRotation delivers a rotated key's new secret into the key's file and
+// updates keyward's record. With a grace (until: its end), the old secret
+// stays readable beside the file, named by a previous-secret record that
+// removes it when the grace ends; without, the platform ended every earlier
+// grace too, and an older .previous file goes.
+func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, created provider.Created, mk *managedKey, until *time.Time) (NewSecret, error) {
+	path := m.lineFile(mk)
+	at := delivery.Place{Path: path}
+	if until != nil && path != "" {
+		// Recorded before the file is written, so the .previous file is
+		// never there unrecorded.
+		rec := previousOf(p.Name(), created.Key.ID, created.Key.Name, secret.PreviousPath(path), *until)
+		if err := m.saveManaged(ctx, rec); err != nil {
+			m.log.Warn("recording the previous secret's file failed; the old secret is not kept beside the new one", "provider", p.Name(), "key_id", created.Key.ID, "err", err)
+		} else {
+			m.release(ctx, p.Name(), rec.secretFile, rec.keyID)
+			at.KeepPrevious = true
+		}
+	}
+	d, notes, err := m.deliver(ctx, p, created, at)
 	if err != nil {
 		return NewSecret{}, err
+	}
+	if until == nil {
+		m.dropPrevious(ctx, p.Name(), created.Key.ID, &notes)
+	}
+	if d.Previous != "" {
+		notes = append(notes, Note{Kind: NotePreviousSecretKept, Path: d.Previous, At: until})
 	}
 	next := managedKey{provider: p.Name(), keyID: created.Key.ID, name: created.Key.Name, secretFile: d.File}
 	if mk != nil {
@@ -680,7 +759,26 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 	if err := m.saveManaged(ctx, next); err != nil {
 		return NewSecret{}, fmt.Errorf("recording the rotated key in the state file failed: %w", err)
 	}
+	if old := mkFile(mk); old != "" && path == "" && old != d.File {
+		// A file keyward cannot take over (outside the secrets directory in
+		// force) holds a secret that no longer works, or soon will not.
+		if _, n := m.removeSecretFile(old, NotePreviousFileRemoved); n != nil {
+			notes = append(notes, *n)
+		}
+	}
 	return NewSecret{Key: view(p, created.Key, &next), Delivery: d, Notes: notes}, nil
+}
+
+func isFile(path string) bool {
+	info, err := os.Lstat(path)
+	return err == nil && info.Mode().IsRegular()
+}
+
+func mkFile(mk *managedKey) string {
+	if mk == nil {
+		return ""
+	}
+	return mk.secretFile
 }
 
 // RevokeArgs are what RevokeKey needs.

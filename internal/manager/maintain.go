@@ -10,7 +10,10 @@ import (
 )
 
 // Reap revokes keys whose keyward-enforced deadline has passed (platforms
-// without expiry, grace periods of emulated rotation). Each revocation is audited.
+// without expiry, grace periods of emulated rotation), and removes their
+// secret files. Each revocation is audited. The .previous file of a native
+// rotation goes when its grace ends; the platform ends the grace itself, so
+// nothing is revoked and nothing audited for it.
 func (m *Manager) Reap(ctx context.Context) (int, error) {
 	due, err := m.dueManaged(ctx, m.now())
 	if err != nil {
@@ -18,6 +21,16 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, mk := range due {
+		if mk.isPreviousSecret() {
+			var notes []Note
+			m.dropManaged(ctx, mk.provider, mk.keyID, mk, &notes)
+			for _, n := range notes {
+				if n.Err != nil {
+					m.log.Warn("removing a previous secret file whose grace ended failed; delete it by hand", "file", n.Path, "err", n.Err)
+				}
+			}
+			continue
+		}
 		p, ok := m.providers[mk.provider]
 		if !ok {
 			m.log.Warn("a key is past its keyward-enforced expiry but its provider is not configured; it will be revoked once it is", "provider", mk.provider, "key_id", mk.keyID)

@@ -175,7 +175,7 @@ type scriptedSecrets struct {
 }
 
 func (s *scriptedSecrets) Ready() error { return nil }
-func (s *scriptedSecrets) Deliver(_ context.Context, _, _ string, c provider.Created) (delivery.Result, error) {
+func (s *scriptedSecrets) Deliver(_ context.Context, _, _ string, c provider.Created, _ delivery.Place) (delivery.Result, error) {
 	if s.hold != nil {
 		close(s.held)
 		<-s.hold
@@ -189,6 +189,7 @@ func (s *scriptedSecrets) Deliver(_ context.Context, _, _ string, c provider.Cre
 	return delivery.Result{Mode: secret.ModeInline, Secret: c.Secret}, nil
 }
 func (s *scriptedSecrets) Remove(string) (bool, error) { return false, nil }
+func (s *scriptedSecrets) Restore(string) error        { return nil }
 
 type env struct {
 	m       *Manager

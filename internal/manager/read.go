@@ -188,6 +188,25 @@ func (m *Manager) ValidateKey(ctx context.Context, providerName, key string) (Va
 	return res, nil
 }
 
+// ValidateSecretFile checks the secret in a file keyward wrote (a key's file
+// or the .previous beside it), so that it never has to pass through the
+// caller to be checked. Only such files inside the secrets directory are
+// read (secret.ReadFile says what is refused); the answer is ValidateKey's,
+// its mask the mask of the secret in the file.
+func (m *Manager) ValidateSecretFile(ctx context.Context, providerName, path string) (Validation, error) {
+	if _, err := m.provider(providerName); err != nil {
+		return Validation{}, err
+	}
+	key, err := secret.ReadFile(m.opts.SecretsDir, path)
+	if err != nil {
+		return Validation{}, err
+	}
+	if len(key) > MaxKeyLen {
+		return Validation{}, fmt.Errorf("%s holds %d characters, and an API key is at most %d, so it is not a secret file keyward wrote; nothing was checked", path, len(key), MaxKeyLen)
+	}
+	return m.ValidateKey(ctx, providerName, key)
+}
+
 // AuditArgs are AuditLog's arguments.
 type AuditArgs struct {
 	Provider string

@@ -48,6 +48,9 @@ type Delivery struct {
 	// Pending: the secret was put to the human (it waits in File); the
 	// answer comes with the call's next round, and FinishReveal settles it.
 	Pending bool
+	// Previous is the file beside the key's file where the secret this one
+	// replaced stays readable until it stops working.
+	Previous string
 }
 
 // NewSecret answers every call that makes a key or a secret (create, update,
@@ -129,6 +132,7 @@ const (
 	NoteOldKeyNotScheduled    NoteKind = "old_key_not_scheduled"   // KeyID could not be scheduled for revocation (Err)
 	NoteFileRemoved           NoteKind = "file_removed"            // the key's secret file Path was removed
 	NotePreviousFileRemoved   NoteKind = "previous_file_removed"   // the superseded secret file Path was removed
+	NotePreviousSecretKept    NoteKind = "previous_secret_kept"    // the replaced secret stays readable in Path until At (nil: until its key is revoked), then the file goes
 	NoteFileNotRemoved        NoteKind = "file_not_removed"        // Path could not be removed (Err): delete it by hand
 	NoteOldSecretGrace        NoteKind = "old_secret_grace"        // the old secret works until At
 	NoteRotatedByReissue      NoteKind = "rotated_by_reissue"      // Text: the platform's title

@@ -174,6 +174,16 @@ func (r *Records) All(ctx context.Context, providerName string) (map[string]*Man
 	return out, err
 }
 
+// ByFile lists the records of a provider that name the secret file path.
+func (r *Records) ByFile(ctx context.Context, providerName, path string) ([]*Managed, error) {
+	return r.query(ctx, `provider = ? AND secret_file = ?`, providerName, store.Text(path))
+}
+
+// WithFiles lists every record that names a secret file.
+func (r *Records) WithFiles(ctx context.Context) ([]*Managed, error) {
+	return r.query(ctx, `secret_file <> ''`)
+}
+
 // Due lists the keys whose keyward-enforced deadline is at or before now.
 func (r *Records) Due(ctx context.Context, now time.Time) ([]*Managed, error) {
 	return r.query(ctx, `expires_at IS NOT NULL AND expires_at <= ?`, now.UnixMilli())

@@ -252,3 +252,108 @@ func TestTightenDirSaysHowToFixWhatItCannotChange(t *testing.T) {
 	assert.Contains(t, err.Error(), "directory "+dir+" is mode 0755")
 	assert.Contains(t, err.Error(), "run `chmod 700 "+dir+"` as its owner")
 }
+
+// A rotation replaces a file's content in place: same path, 0600, and the
+// old secret kept beside it when asked; nothing else is left in the directory.
+func TestReplaceFileKeepsThePath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	first, second, third := mustGenerate(t), mustGenerate(t), mustGenerate(t)
+	path, err := WriteFile(dir, "local", "key_1", first)
+	require.NoError(t, err)
+
+	kept, err := KeepPrevious(path)
+	require.NoError(t, err)
+	assert.True(t, kept)
+	require.NoError(t, ReplaceFile(dir, path, second))
+	for p, want := range map[string]string{path: second, PreviousPath(path): first} {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.Equal(t, want+"\n", string(b), p)
+		assert.Equal(t, os.FileMode(0o600), perm(t, p), p)
+	}
+
+	require.NoError(t, ReplaceFile(dir, path, third))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, third+"\n", string(b))
+	b, err = os.ReadFile(PreviousPath(path))
+	require.NoError(t, err)
+	assert.Equal(t, first+"\n", string(b), "without KeepPrevious the kept secret is not touched")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "no staging file is left")
+}
+
+// A planted link at the file's path is replaced, never written through.
+func TestReplaceFileDoesNotFollowALink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("keep me"), 0o644))
+	path := filepath.Join(dir, "vast-1.key")
+	require.NoError(t, os.Symlink(target, path))
+	kept, err := KeepPrevious(path)
+	require.NoError(t, err)
+	assert.False(t, kept, "a link is not a secret file to keep")
+	require.NoError(t, os.Symlink(target, StagingPath(path)))
+	require.NoError(t, ReplaceFile(dir, path, "s3cret"))
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "keep me", string(b))
+	info, err := os.Lstat(path)
+	require.NoError(t, err)
+	assert.True(t, info.Mode().IsRegular())
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+}
+
+func TestReplaceFileRefusesAPathOutsideTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	key := mustGenerate(t)
+	err := ReplaceFile(dir, filepath.Join(t.TempDir(), "vast-1.key"), key)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not in KEYWARD_SECRETS_DIR")
+	assertNoLeak(t, key, err)
+}
+
+func TestKeepPreviousWithNothingToKeep(t *testing.T) {
+	dir := t.TempDir()
+	kept, err := KeepPrevious(filepath.Join(dir, "vast-1.key"))
+	require.NoError(t, err)
+	assert.False(t, kept)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// Undoing a take-over puts the kept secret back, whether the new one had
+// reached the file or was still staged.
+func TestRestorePrevious(t *testing.T) {
+	for _, switched := range []bool{true, false} {
+		dir := t.TempDir()
+		old, next := mustGenerate(t), mustGenerate(t)
+		path, err := WriteFile(dir, "vast", "1", old)
+		require.NoError(t, err)
+		_, err = KeepPrevious(path)
+		require.NoError(t, err)
+		if switched {
+			require.NoError(t, ReplaceFile(dir, path, next))
+		} else {
+			require.NoError(t, os.WriteFile(StagingPath(path), []byte(next), 0o600))
+		}
+		require.NoError(t, RestorePrevious(path))
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Equal(t, old+"\n", string(b))
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "only the file itself is left")
+	}
+}
+
+func TestTightenDirTightensPreviousFiles(t *testing.T) {
+	dir := t.TempDir()
+	prev := filepath.Join(dir, "local-key_1.key.previous")
+	require.NoError(t, os.WriteFile(prev, []byte("s"), 0o600))
+	require.NoError(t, os.Chmod(prev, 0o644))
+	require.NoError(t, TightenDir(dir))
+	assert.Equal(t, os.FileMode(0o600), perm(t, prev))
+}

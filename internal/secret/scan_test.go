@@ -165,6 +165,7 @@ func TestScanLeavesIDsAndWordsAlone(t *testing.T) {
 		"2f1c8a3e-6d4b-4a1f-9c2e-0b7d5e6f8a91,9d8c7b6a-5f4e-4d3c-8b2a-190807060504",
 		"/home/alice/.local/share/keyward/secrets/local-key_0a1b2c3d4e5f.key",
 		"/var/lib/keyward/secrets/vast-1042.2.key",
+		"/home/alice/.local/share/keyward/secrets/local-key_0a1b2c3d4e5f.key.previous",
 		"C:\\Users\\alice\\AppData\\Local\\keyward\\secrets\\lium-2f1c8a3e-6d4b-4a1f-9c2e-0b7d5e6f8a91.key",
 		"https://console.vast.ai/api/v0/auth/apikeys/1042/",
 		"https://api.lyceum.technology/api/v2/external/auth/api-keys/validate",
@@ -182,7 +183,8 @@ func TestScanLeavesIDsAndWordsAlone(t *testing.T) {
 		"eyJ", "eyJ.a.b", "sk_short1", "lk_", "kw_",
 	}
 	for range 200 {
-		texts = append(texts, localKeyID(), uuid(), "/keys/"+uuid(), "local-"+localKeyID()+".key",
+		texts = append(texts, localKeyID(), uuid(), "/keys/"+uuid(), "local-"+localKeyID()+".key", "local-"+localKeyID()+".key.previous",
+			"/var/lib/keyward/secrets/lium-"+uuid()+".key.previous",
 			"vast-"+fmt.Sprint(mrand.IntN(1e9))+".key", "lium-"+uuid()+".key")
 	}
 	for _, text := range texts {
