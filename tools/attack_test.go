@@ -22,11 +22,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider/fakeserver"
 	"github.com/keyward/keyward/internal/provider/lyceum/lyceumfake"
 	"github.com/keyward/keyward/internal/provider/vast/vastfake"
-	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/testutil"
 )
 
@@ -315,7 +315,7 @@ func newHarnessWithElicitor(t *testing.T, e client.ElicitationHandler, env ...st
 	require.NoError(t, err)
 	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	logs := &testutil.SyncBuffer{}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), server.WithClock(clk.Now))
+	app, err := keyward.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), keyward.WithClock(clk.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close() })
 	c, err := client.NewInProcessClientWithOptions(app.MCP, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION), client.WithElicitationHandler(e))

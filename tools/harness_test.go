@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/manager"
-	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/testutil"
 )
 
@@ -47,7 +47,7 @@ type harness struct {
 	logs    *testutil.SyncBuffer
 	secrets []string // every secret a test saw; none may reach logs or the audit log
 	t       testing.TB
-	app     *server.App
+	app     *keyward.App
 	client  *client.Client
 	clock   *testutil.Clock
 	dir     string
@@ -85,7 +85,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	require.NoError(t, err)
 	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	logs := &testutil.SyncBuffer{}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), server.WithClock(clk.Now))
+	app, err := keyward.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), keyward.WithClock(clk.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close() })
 

@@ -16,10 +16,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/manager"
 	"github.com/keyward/keyward/internal/provider/platforms"
 	"github.com/keyward/keyward/internal/sanitize"
-	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/version"
 	"github.com/keyward/keyward/tools"
 )
@@ -131,8 +131,8 @@ func isTerminal(r io.Reader) bool {
 }
 
 // openApp assembles keyward, or logs why it could not.
-func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*server.App, bool) {
-	app, err := server.New(ctx, cfg, logger)
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*keyward.App, bool) {
+	app, err := keyward.New(ctx, cfg, logger)
 	if err != nil {
 		// One record per line: the settings checks list every problem at once.
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/keyward"
 )
 
 // runServe is `keyward serve`: streamable HTTP and SSE on one listener until
@@ -29,7 +29,7 @@ func runServe(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 		return 2
 	}
 	// Refuse an unsafe address before touching the state file.
-	if err := server.CheckHTTPBind(*addr, cfg.HTTPToken); err != nil {
+	if err := keyward.CheckHTTPBind(*addr, cfg.HTTPToken); err != nil {
 		fmt.Fprintln(stderr, "keyward serve:", err)
 		return 2
 	}

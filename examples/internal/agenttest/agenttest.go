@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/examples/internal/agent"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/keyward"
 )
 
 // Run is an example agent's entry point.
@@ -32,7 +32,7 @@ func Check(t *testing.T, path string, run Run) {
 				"KEYWARD_DB": filepath.Join(t.TempDir(), "keyward.db"), "KEYWARD_REVEAL": reveal, "KEYWARD_HTTP_TOKEN": "example-token-0123456789",
 			})
 			require.NoError(t, err)
-			app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			app, err := keyward.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			require.NoError(t, err)
 			defer app.Close()
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,4 +1,4 @@
-package server
+package keyward
 
 import (
 	"github.com/keyward/keyward/internal/config"

@@ -1,4 +1,4 @@
-package server
+package keyward
 
 import (
 	"context"

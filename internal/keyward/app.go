@@ -1,6 +1,6 @@
-// Package server assembles keyward: state file, providers, manager, MCP tools,
-// and serves them over stdio or HTTP.
-package server
+// Package keyward is the running keyward: it assembles the state, providers,
+// manager and MCP tools, and serves them over stdio or HTTP.
+package keyward
 
 import (
 	"context"

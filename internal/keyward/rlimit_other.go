@@ -1,6 +1,6 @@
 //go:build !unix
 
-package server
+package keyward
 
 // fdLimit: no open-file limit to read on this system, so KEYWARD_MAX_CONNS
 // applies as set.

@@ -1,6 +1,6 @@
 //go:build unix
 
-package server
+package keyward
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package server
+package keyward
 
 import (
 	"bufio"
@@ -34,7 +34,7 @@ var benchEnv = map[string]string{
 // over streamable HTTP: each on its own session (protocol 2025-11-25), or
 // stateless (2026-07-28, every request on its own).
 //
-//	go test -run '^$' -bench StreamableValidateKey -benchtime 3s ./internal/server/
+//	go test -run '^$' -bench StreamableValidateKey -benchtime 3s ./internal/keyward/
 func BenchmarkStreamableValidateKey(b *testing.B) {
 	for _, era := range []struct{ name, version string }{{"session", mcp.LATEST_LEGACY_PROTOCOL_VERSION}, {"stateless", mcp.ProtocolVersion20260728}} {
 		b.Run(era.name, func(b *testing.B) {
@@ -60,7 +60,7 @@ func BenchmarkStreamableValidateKey(b *testing.B) {
 // of a keyward call's time that is keyward's own work: 1 - bare/keyward
 // throughput.
 //
-//	go test -run '^$' -bench VersusBareMCPGo -benchtime 20000x ./internal/server/
+//	go test -run '^$' -bench VersusBareMCPGo -benchtime 20000x ./internal/keyward/
 func BenchmarkVersusBareMCPGo(b *testing.B) {
 	bare := server.NewMCPServer("mcp-go-conformance", "1.0.0", server.WithToolCapabilities(true), server.WithLogging())
 	bare.AddTool(mcp.NewTool("test_simple_text", mcp.WithDescription("Returns a simple text response for conformance testing")),
@@ -151,7 +151,7 @@ func drive(b *testing.B, clients []*client.Client, tool string, args map[string]
 // resident size of keyward with no session. b.Loop runs the function once per
 // -count, so each measurement is of exactly 1,000 sessions.
 //
-//	go test -run '^$' -bench IdleSessionMemory ./internal/server/
+//	go test -run '^$' -bench IdleSessionMemory ./internal/keyward/
 func BenchmarkIdleSessionMemory(b *testing.B) {
 	for _, tr := range []string{"http", "sse"} {
 		b.Run(tr, func(b *testing.B) {

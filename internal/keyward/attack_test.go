@@ -1,4 +1,4 @@
-package server
+package keyward
 
 // Attacks by a hostile client (branch attack). Tests marked HOLE fail
 // because of the hole they demonstrate.
