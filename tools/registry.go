@@ -202,6 +202,12 @@ func wrap(d definition, m *manager.Manager, rounds *Rounds, log *slog.Logger) se
 				res, err = mcp.NewToolResultError(fmt.Sprintf("keyward hit an internal error in %s and recovered; the call may not have completed, so check with list_keys or audit_log before retrying", d.tool.Name)), nil
 			}
 		}()
+		if !d.readOnly && caller.From(ctx).ReadOnly {
+			msg := fmt.Sprintf("refused: %s changes keys, and the token this call came with grants the read-only tools only; "+
+				"the human can get a token with the write scope, or use the read-only tools (list_keys, get_key, validate_key, audit_log)", d.tool.Name)
+			AuditRefused(ctx, m, req, msg)
+			return errorResult(msg, errorJSON{Kind: "refused", Changed: "no", Setting: "KEYWARD_OAUTH_WRITE_SCOPE"}), nil
+		}
 		if msg := secretWhereNoneBelongs(d, req); msg != "" {
 			if !d.readOnly {
 				AuditRefused(ctx, m, req, msg)

@@ -197,8 +197,12 @@ func runAudit(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 	for _, r := range res.Records {
 		// Every field may hold text an agent or a platform chose: escape what
 		// could forge a row or drive the terminal.
+		client := strings.TrimSpace(r.ClientName + " " + r.ClientVersion)
+		if r.Principal != "" {
+			client = strings.TrimSpace(client + " as " + r.Principal)
+		}
 		cells := []string{r.At.Format("2006-01-02 15:04:05Z"), r.Tool, r.Provider, r.KeyID, r.KeyName, r.Outcome,
-			r.Confirmation, strings.TrimSpace(r.ClientName + " " + r.ClientVersion), r.Error}
+			r.Confirmation, client, r.Error}
 		for i, c := range cells {
 			cells[i] = sanitize.Escape(c)
 		}

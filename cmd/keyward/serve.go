@@ -29,7 +29,7 @@ func runServe(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 		return 2
 	}
 	// Refuse an unsafe address before touching the state file.
-	if err := keyward.CheckHTTPBind(*addr, cfg.HTTPToken); err != nil {
+	if err := keyward.CheckHTTPBind(*addr, cfg.HTTPToken != "" || cfg.OAuthIssuer != ""); err != nil {
 		fmt.Fprintln(stderr, "keyward serve:", err)
 		return 2
 	}

@@ -43,6 +43,9 @@ type Record struct {
 	ClientVersion string     `json:"client_version,omitempty"`
 	SessionID     string     `json:"session_id,omitempty"`
 	Transport     string     `json:"transport,omitempty"`
+	// Principal is who authenticated over HTTP: "token" (KEYWARD_HTTP_TOKEN)
+	// or "oauth:" and an OAuth token's subject.
+	Principal string `json:"principal,omitempty"`
 }
 
 // Schema is the audit table, for store.Open.
@@ -89,10 +92,12 @@ var Schema = store.Schema{Name: "audit", Steps: []store.Step{
 		CREATE INDEX audit_at ON audit(at);
 		CREATE INDEX audit_key ON audit(provider, key_id);`,
 	},
-	// 2: what the human was asked.
+	// 2: what the human was asked; who authenticated over HTTP.
 	{
-		SQLite:   `ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT ''`,
-		Postgres: `ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT ''`,
+		SQLite: `ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT '';
+		ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT ''`,
+		Postgres: `ALTER TABLE audit ADD COLUMN confirmation TEXT NOT NULL DEFAULT '';
+		ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT ''`,
 	},
 }}
 
@@ -139,12 +144,12 @@ func (l *Log) write(ctx context.Context, db execer, r Record) error {
 	if r.At.IsZero() {
 		r.At = l.now()
 	}
-	_, err := db.ExecContext(ctx, l.st.Q(`INSERT INTO audit (at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := db.ExecContext(ctx, l.st.Q(`INSERT INTO audit (at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport, principal)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.At.UnixMilli(), Bound(r.Tool, maxShortLen), Bound(r.Provider, maxShortLen), Bound(r.KeyID, maxIDLen), Bound(r.KeyName, maxNameLen),
 		joinScopes(r.ScopesBefore), joinScopes(r.ScopesAfter), store.Millis(r.ExpiresAt),
 		Bound(r.Outcome, maxShortLen), Bound(r.Confirmation, maxShortLen), Bound(r.Error, maxErrorLen), Bound(r.Detail, maxDetailLen),
-		Bound(r.ClientName, maxNameLen), Bound(r.ClientVersion, maxShortLen), Bound(r.SessionID, maxIDLen), Bound(r.Transport, maxShortLen))
+		Bound(r.ClientName, maxNameLen), Bound(r.ClientVersion, maxShortLen), Bound(r.SessionID, maxIDLen), Bound(r.Transport, maxShortLen), Bound(r.Principal, maxNameLen))
 	if err != nil {
 		return fmt.Errorf("writing the audit record failed: %w", l.st.Scrub(err))
 	}
@@ -207,7 +212,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 		where, args = append(where, "at >= ?"), append(args, f.Since.UnixMilli())
 	}
 	args = append(args, f.Limit+1)
-	rows, err := l.db.QueryContext(ctx, l.st.Q(`SELECT id, at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport
+	rows, err := l.db.QueryContext(ctx, l.st.Q(`SELECT id, at, tool, provider, key_id, key_name, scopes_before, scopes_after, expires_at, outcome, confirmation, error, detail, client_name, client_version, session_id, transport, principal
 		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`), args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the audit log failed: %w", l.st.Scrub(err))
@@ -221,7 +226,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 			before, after sql.NullString
 			expires       sql.NullInt64
 		)
-		if err := rows.Scan(&r.ID, &at, &r.Tool, &r.Provider, &r.KeyID, &r.KeyName, &before, &after, &expires, &r.Outcome, &r.Confirmation, &r.Error, &r.Detail, &r.ClientName, &r.ClientVersion, &r.SessionID, &r.Transport); err != nil {
+		if err := rows.Scan(&r.ID, &at, &r.Tool, &r.Provider, &r.KeyID, &r.KeyName, &before, &after, &expires, &r.Outcome, &r.Confirmation, &r.Error, &r.Detail, &r.ClientName, &r.ClientVersion, &r.SessionID, &r.Transport, &r.Principal); err != nil {
 			return nil, "", fmt.Errorf("reading the audit log failed: %w", err)
 		}
 		r.At = time.UnixMilli(at).UTC()

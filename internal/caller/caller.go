@@ -23,6 +23,9 @@ type Identity struct {
 	// Principal is who authenticated, over HTTP: the OAuth token's subject, or
 	// "token" for the holder of KEYWARD_HTTP_TOKEN; empty on stdio.
 	Principal string
+	// ReadOnly: the principal may use the read-only tools only (its OAuth
+	// token grants the read scope, not the write scope).
+	ReadOnly bool
 }
 
 // Decision is the human's answer to a confirmation.

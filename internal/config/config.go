@@ -73,6 +73,13 @@ type Config struct {
 	MaxBodyBytes   int64         `env:"KEYWARD_MAX_BODY" envDefault:"1048576"`
 	MaxConns       int           `env:"KEYWARD_MAX_CONNS" envDefault:"2048"`
 
+	// OAuth access tokens for keyward serve, from one issuer (internal/oauth).
+	OAuthIssuer     string `env:"KEYWARD_OAUTH_ISSUER"`
+	OAuthResource   string `env:"KEYWARD_OAUTH_RESOURCE"`
+	OAuthJWKSURL    string `env:"KEYWARD_OAUTH_JWKS_URL"`
+	OAuthReadScope  string `env:"KEYWARD_OAUTH_READ_SCOPE" envDefault:"keyward:read"`
+	OAuthWriteScope string `env:"KEYWARD_OAUTH_WRITE_SCOPE" envDefault:"keyward:write"`
+
 	// StateKeyText seals the state a client echoes back between the rounds
 	// of a confirmation (base64, at least 32 bytes); every replica of a
 	// deployment must share it. Unset: a random key per process.
@@ -226,6 +233,7 @@ func (c *Config) finish(environ map[string]string) error {
 	if c.MaxConns < 1 {
 		bad("KEYWARD_MAX_CONNS=%d must be at least 1 (concurrent HTTP connections)", c.MaxConns)
 	}
+	errs = append(errs, c.checkOAuth()...)
 	for _, p := range platforms.All() {
 		if u := c.Platform(p.Name).APIURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			bad("%s=%q must start with https:// (or http:// for a local test server)", p.URLVar(), u)
@@ -261,6 +269,30 @@ func (c *Config) finish(environ map[string]string) error {
 		c.SecretsDir = filepath.Join(filepath.Dir(c.DB), "secrets")
 	}
 	return errors.Join(errs...)
+}
+
+// checkOAuth: an issuer needs the resource URL tokens are bound to, and the
+// OAuth settings mean nothing without an issuer. The verifier checks the
+// URLs themselves (oauth.New) when keyward serve starts.
+func (c *Config) checkOAuth() []error {
+	var errs []error
+	if c.OAuthIssuer == "" {
+		for name, v := range map[string]string{"KEYWARD_OAUTH_RESOURCE": c.OAuthResource, "KEYWARD_OAUTH_JWKS_URL": c.OAuthJWKSURL} {
+			if v != "" {
+				errs = append(errs, fmt.Errorf("%s is set but KEYWARD_OAUTH_ISSUER is not; set the issuer whose tokens keyward accepts, or unset %s", name, name))
+			}
+		}
+		return errs
+	}
+	if c.OAuthResource == "" {
+		errs = append(errs, errors.New("KEYWARD_OAUTH_ISSUER is set but KEYWARD_OAUTH_RESOURCE is not; set it to the URL clients reach keyward's MCP endpoint at, such as https://keys.example.com/mcp (tokens must name it as their audience)"))
+	}
+	if strings.ContainsAny(c.OAuthReadScope+c.OAuthWriteScope, " \t\"") || c.OAuthReadScope == "" || c.OAuthWriteScope == "" {
+		errs = append(errs, errors.New("KEYWARD_OAUTH_READ_SCOPE and KEYWARD_OAUTH_WRITE_SCOPE must each be one scope name, without spaces or quotes"))
+	} else if c.OAuthReadScope == c.OAuthWriteScope {
+		errs = append(errs, fmt.Errorf("KEYWARD_OAUTH_READ_SCOPE and KEYWARD_OAUTH_WRITE_SCOPE are both %q; the write scope must be another name, or every read-only token could call every tool", c.OAuthReadScope))
+	}
+	return errs
 }
 
 // checkLists trims every list and refuses one that is set but names nothing

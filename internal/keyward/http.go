@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyward/keyward/internal/caller"
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/version"
 )
 
@@ -39,10 +41,14 @@ type HTTP struct {
 	calls      inflight
 	origins    map[string]bool
 	tokenSum   []byte // SHA-256 of KEYWARD_HTTP_TOKEN, nil when unset
-	maxBody    int64
-	now        func() time.Time
-	mux        *http.ServeMux
-	handler    http.Handler // mux inside the per-request time bounds
+	// oauth checks access tokens from KEYWARD_OAUTH_ISSUER (nil: none are
+	// accepted); metadataURL is where this resource's RFC 9728 metadata is.
+	oauth       *oauth.Verifier
+	metadataURL string
+	maxBody     int64
+	now         func() time.Time
+	mux         *http.ServeMux
+	handler     http.Handler // mux inside the per-request time bounds
 
 	conns *connTable // KEYWARD_MAX_CONNS
 	// Time bounds on a connection (http_conns.go); tests shorten them.
@@ -83,6 +89,10 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 		sum := sha256.Sum256([]byte(cfg.HTTPToken))
 		h.tokenSum = sum[:]
 	}
+	metadata, err := h.setUpOAuth()
+	if err != nil {
+		return nil, err
+	}
 	h.streamable = server.NewStreamableHTTPServer(a.MCP,
 		server.WithEndpointPath(PathMCP),
 		// Session-based revisions: keyward's table issues and checks the ids
@@ -105,6 +115,13 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 	h.mux.HandleFunc(PathSSE, h.serveSSE)
 	h.mux.HandleFunc(PathMessage, h.serveMessage)
 	h.mux.HandleFunc(PathHealth, h.serveHealth)
+	if metadata != nil {
+		// Served without a token: a client reads it to learn where to get one.
+		h.mux.Handle(server.WellKnownProtectedResourcePath, metadata)
+		if p := server.ProtectedResourceMetadataPath(cfg.OAuthResource); p != server.WellKnownProtectedResourcePath {
+			h.mux.Handle(p, metadata)
+		}
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
 			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", r.URL.Path, PathMCP, PathSSE))
@@ -125,7 +142,8 @@ func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.Ser
 // client's own name comes from the MCP session or the request (tools).
 func (h *HTTP) contextFor(transport string) func(context.Context, *http.Request) context.Context {
 	return func(ctx context.Context, _ *http.Request) context.Context {
-		return caller.With(ctx, caller.Identity{Transport: transport, Principal: principalOf(ctx)})
+		who := senderOf(ctx)
+		return caller.With(ctx, caller.Identity{Transport: transport, Principal: who.principal, ReadOnly: who.readOnly})
 	}
 }
 
@@ -427,7 +445,7 @@ func (h *HTTP) Sweep() int {
 // ListenHTTP opens the listener for keyward serve, after refusing an address
 // that would be unsafe with the current settings.
 func (a *App) ListenHTTP(addr string) (net.Listener, error) {
-	if err := checkBind(addr, a.Config.HTTPToken); err != nil {
+	if err := checkBind(addr, a.Config.HTTPToken != "" || a.Config.OAuthIssuer != ""); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -439,7 +457,7 @@ func (a *App) ListenHTTP(addr string) (net.Listener, error) {
 
 // CheckHTTPBind reports, before anything is opened, whether serving on addr is
 // refused (a non-loopback address without KEYWARD_HTTP_TOKEN).
-func CheckHTTPBind(addr, token string) error { return checkBind(addr, token) }
+func CheckHTTPBind(addr string, authenticated bool) error { return checkBind(addr, authenticated) }
 
 // ServeHTTP serves streamable HTTP (/mcp), SSE (/sse, /message) and /healthz
 // on ln until ctx ends, then shuts down gracefully.
@@ -456,7 +474,7 @@ func (a *App) ServeHTTP(ctx context.Context, ln net.Listener) error {
 // The caller closes the App afterwards.
 func (h *HTTP) Serve(ctx context.Context, ln net.Listener) error {
 	cfg, logger := h.app.Config, h.app.Log
-	if err := checkBind(ln.Addr().String(), cfg.HTTPToken); err != nil {
+	if err := checkBind(ln.Addr().String(), cfg.HTTPToken != "" || cfg.OAuthIssuer != ""); err != nil {
 		return err
 	}
 	switch {
@@ -548,4 +566,31 @@ func (h *HTTP) shutdown(srv *http.Server, served <-chan error) error {
 	}
 	logger.Info("keyward stopped serving HTTP")
 	return nil
+}
+
+// setUpOAuth builds the access-token verifier and this resource's RFC 9728
+// metadata when the operator named an issuer; nil, nil when not.
+func (h *HTTP) setUpOAuth() (http.Handler, error) {
+	cfg := h.app.Config
+	if cfg.OAuthIssuer == "" {
+		return nil, nil
+	}
+	v, err := oauth.New(oauth.Settings{Issuer: cfg.OAuthIssuer, Audience: cfg.OAuthResource, JWKSURL: cfg.OAuthJWKSURL,
+		ReadScope: cfg.OAuthReadScope, WriteScope: cfg.OAuthWriteScope, Now: h.now})
+	if err != nil {
+		return nil, fmt.Errorf("KEYWARD_OAUTH_*: %w", err)
+	}
+	u, err := url.Parse(cfg.OAuthResource)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("KEYWARD_OAUTH_RESOURCE (%q) is not an absolute URL such as https://keys.example.com/mcp", cfg.OAuthResource)
+	}
+	h.oauth = v
+	h.metadataURL = u.Scheme + "://" + u.Host + server.ProtectedResourceMetadataPath(cfg.OAuthResource)
+	return server.NewProtectedResourceMetadataHandler(server.ProtectedResourceMetadataConfig{
+		Resource:               cfg.OAuthResource,
+		AuthorizationServers:   []string{cfg.OAuthIssuer},
+		ScopesSupported:        []string{cfg.OAuthReadScope, cfg.OAuthWriteScope},
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           "keyward",
+	}), nil
 }

@@ -15,14 +15,15 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/secret"
 )
 
 // checkBind refuses to serve a non-loopback address without a bearer token:
 // anyone who can reach such an address could otherwise manage the keys.
-func checkBind(addr, token string) error {
-	if token != "" {
+func checkBind(addr string, authenticated bool) error {
+	if authenticated {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
@@ -38,7 +39,8 @@ func checkBind(addr, token string) error {
 	}
 	return fmt.Errorf("refusing to serve HTTP on %s without a token: that address can be reached from other machines, "+
 		"and anyone who reaches it could manage your keys. Set KEYWARD_HTTP_TOKEN to a long random value "+
-		"(e.g. the output of `openssl rand -hex 32`) that clients send as \"Authorization: Bearer <token>\", "+
+		"(e.g. the output of `openssl rand -hex 32`) that clients send as \"Authorization: Bearer <token>\" "+
+		"(or KEYWARD_OAUTH_ISSUER and KEYWARD_OAUTH_RESOURCE to accept OAuth access tokens), "+
 		"or listen on a loopback address such as 127.0.0.1:8377 with --addr or KEYWARD_ADDR", shown)
 }
 
@@ -107,35 +109,103 @@ func (h *HTTP) originAllowed(r *http.Request) (string, bool) {
 }
 
 // Principals, as audit records and rate limits name who authenticated.
-const principalToken = "token" // the holder of KEYWARD_HTTP_TOKEN
+const (
+	principalToken = "token"  // the holder of KEYWARD_HTTP_TOKEN
+	principalOAuth = "oauth:" // + the subject of an OAuth access token
+)
 
-// authenticate is the one place a request's credentials are checked. It
-// answers who the request is from (principalToken, or "" when keyward runs
-// without a token), or ok false — presented saying whether credentials were
-// sent at all. The static token is compared in constant time; hashing first
-// makes the comparison independent of the token's length too.
-func (h *HTTP) authenticate(r *http.Request) (principal string, ok, presented bool) {
-	if h.tokenSum == nil {
-		return "", true, false
+// sender is who authentication found a request to be from.
+type sender struct {
+	principal string
+	readOnly  bool // its token grants the read-only tools only
+}
+
+// authenticate is the one place a request's credentials are checked: the
+// static token (constant time; hashing first makes the comparison
+// independent of the token's length too), then an OAuth access token from
+// the issuer the operator named. ok false: presented says whether
+// credentials were sent at all, and refusal, when set, is the OAuth answer
+// (invalid, insufficient scope, issuer unreachable).
+func (h *HTTP) authenticate(r *http.Request) (who sender, ok, presented bool, refusal *oauth.Error) {
+	if h.tokenSum == nil && h.oauth == nil {
+		return sender{}, true, false, nil
 	}
 	auth := r.Header.Get("Authorization")
 	scheme, token, found := strings.Cut(auth, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
-		return "", false, auth != ""
+		return sender{}, false, auth != "", nil
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if subtle.ConstantTimeCompare(sum[:], h.tokenSum) != 1 {
-		return "", false, true
+	token = strings.TrimSpace(token)
+	if h.tokenSum != nil {
+		sum := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(sum[:], h.tokenSum) == 1 {
+			return sender{principal: principalToken}, true, true, nil
+		}
 	}
-	return principalToken, true, true
+	if h.oauth == nil {
+		return sender{}, false, true, nil
+	}
+	g, err := h.oauth.Verify(r.Context(), token)
+	if err != nil {
+		var oe *oauth.Error
+		if !errors.As(err, &oe) {
+			oe = &oauth.Error{Code: "invalid_token", Status: http.StatusUnauthorized, Description: "the token could not be checked"}
+		}
+		return sender{}, false, true, oe
+	}
+	return sender{principal: principalOAuth + g.Subject, readOnly: g.Access == oauth.AccessRead}, true, true, nil
 }
 
-type principalKey struct{}
+type senderKey struct{}
 
-// principalOf is who authenticated the request ctx belongs to (guard put it there).
-func principalOf(ctx context.Context) string {
-	p, _ := ctx.Value(principalKey{}).(string)
-	return p
+// senderOf is who sent the request ctx belongs to (guard put it there).
+func senderOf(ctx context.Context) sender {
+	s, _ := ctx.Value(senderKey{}).(sender)
+	return s
+}
+
+// refuseAuth answers a request whose credentials are missing or refused, as
+// RFC 6750 and RFC 9728 say: the challenge names the error and, with OAuth,
+// where the resource's metadata is, so a client can find the issuer.
+func (h *HTTP) refuseAuth(w http.ResponseWriter, presented bool, refusal *oauth.Error) {
+	challenge := `Bearer realm="keyward"`
+	if h.oauth != nil {
+		challenge += fmt.Sprintf(`, resource_metadata=%q`, h.metadataURL)
+	}
+	status, msg := http.StatusUnauthorized, "unauthorized: send the token from KEYWARD_HTTP_TOKEN as \"Authorization: Bearer <token>\""
+	switch {
+	case refusal != nil:
+		challenge += fmt.Sprintf(`, error=%q, error_description=%q`, refusal.Code, headerSafe(refusal.Description))
+		if refusal.Scope != "" {
+			challenge += fmt.Sprintf(`, scope=%q`, h.cfgScopes())
+		}
+		status = refusal.Status
+		msg = "unauthorized: " + refusal.Description
+		if refusal.Status == http.StatusForbidden {
+			msg = "forbidden: " + refusal.Description + "; ask the authorization server for a token with one of them"
+		}
+	case h.oauth != nil && !presented:
+		msg = fmt.Sprintf("unauthorized: send an OAuth access token for %s (scope %s) as \"Authorization: Bearer <token>\"; %s says where to get one", h.app.Config.OAuthResource, h.cfgScopes(), h.metadataURL)
+	case presented:
+		challenge += `, error="invalid_token"`
+		msg = "unauthorized: the bearer token does not match KEYWARD_HTTP_TOKEN; check the token the client sends"
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeRPCError(w, status, nil, codeUnauthorized, msg)
+}
+
+func (h *HTTP) cfgScopes() string {
+	return h.app.Config.OAuthReadScope + " " + h.app.Config.OAuthWriteScope
+}
+
+// headerSafe keeps a description within what a quoted header value may hold.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '\''
+		}
+		return r
+	}, s)
 }
 
 // guard applies, in order: the origin check, authentication, and the body
@@ -151,19 +221,12 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 			fmt.Sprintf("forbidden: requests from origin %q are refused because %s; the operator can add the origin to KEYWARD_ALLOWED_ORIGINS", sanitize.Echo(origin, 200), allowed))
 		return r, nil, false
 	}
-	principal, ok, presented := h.authenticate(r)
+	who, ok, presented, refusal := h.authenticate(r)
 	if !ok {
-		challenge := `Bearer realm="keyward"`
-		msg := "unauthorized: send the token from KEYWARD_HTTP_TOKEN as \"Authorization: Bearer <token>\""
-		if presented {
-			challenge += `, error="invalid_token"`
-			msg = "unauthorized: the bearer token does not match KEYWARD_HTTP_TOKEN; check the token the client sends"
-		}
-		w.Header().Set("WWW-Authenticate", challenge)
-		writeRPCError(w, http.StatusUnauthorized, nil, codeUnauthorized, msg)
+		h.refuseAuth(w, presented, refusal)
 		return r, nil, false
 	}
-	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal))
+	r = r.WithContext(context.WithValue(r.Context(), senderKey{}, who))
 	// This connection belongs to a client with the token: it keeps its slot
 	// when KEYWARD_MAX_CONNS is reached.
 	h.conns.prove(r)

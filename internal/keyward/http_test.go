@@ -205,15 +205,15 @@ func TestHTTPOrigin(t *testing.T) {
 
 func TestHTTPRefusesNonLoopbackWithoutToken(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:8377", ":8377", "[::]:8377", "192.168.1.5:8377", "keyward.example.com:8377", "localhost.evil.example:80"} {
-		err := CheckHTTPBind(addr, "")
+		err := CheckHTTPBind(addr, false)
 		require.Error(t, err, addr)
 		assert.Contains(t, err.Error(), "KEYWARD_HTTP_TOKEN", addr)
-		assert.NoError(t, CheckHTTPBind(addr, "a-token"), "%s with a token", addr)
+		assert.NoError(t, CheckHTTPBind(addr, true), "%s with a token", addr)
 	}
 	for _, addr := range []string{"127.0.0.1:8377", "localhost:8377", "LOCALHOST:1", "[::1]:8377", "127.0.0.53:0"} {
-		assert.NoError(t, CheckHTTPBind(addr, ""), addr)
+		assert.NoError(t, CheckHTTPBind(addr, false), addr)
 	}
-	assert.Error(t, CheckHTTPBind("8377", ""), "not host:port")
+	assert.Error(t, CheckHTTPBind("8377", false), "not host:port")
 
 	ts := startHTTP(t, map[string]string{"KEYWARD_HTTP_TOKEN": ""})
 	_, err := ts.app.ListenHTTP("0.0.0.0:0")

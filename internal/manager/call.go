@@ -95,7 +95,7 @@ func (c *call) end(err error) {
 func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Record {
 	cl := caller.From(ctx)
 	if r.ClientName == "" {
-		r.ClientName, r.ClientVersion, r.SessionID, r.Transport = cl.ClientName, cl.ClientVersion, cl.SessionID, cl.Transport
+		r.ClientName, r.ClientVersion, r.SessionID, r.Transport, r.Principal = cl.ClientName, cl.ClientVersion, cl.SessionID, cl.Transport, cl.Principal
 	}
 	var refusal *policy.Refusal
 	switch {

@@ -2,116 +2,38 @@ package oauth
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/internal/oauth/oauthtest"
 	"github.com/keyward/keyward/internal/testutil"
 )
 
 const audience = "https://keyward.example/mcp"
 
-// issuer is a test authorization server: metadata, a JWKS, and tokens
-// signed with its keys.
-type issuer struct {
-	t       *testing.T
-	srv     *httptest.Server
-	mu      sync.Mutex
-	keys    map[string]crypto.Signer // kid → private key
-	fetches atomic.Int32
-	broken  atomic.Bool
-}
-
-func newIssuer(t *testing.T) *issuer {
-	is := &issuer{t: t, keys: map[string]crypto.Signer{}}
-	is.addKey("k1", rsaKey(t))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/oauth-authorization-server/tenant", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": is.url(), "jwks_uri": is.srv.URL + "/jwks"})
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		is.fetches.Add(1)
-		if is.broken.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
-		is.mu.Lock()
-		defer is.mu.Unlock()
-		set := map[string]any{"keys": []any{map[string]any{"kty": "weird", "kid": "x"}}} // a key type nobody knows must not hide the others
-		for kid, k := range is.keys {
-			pub := jose.JSONWebKey{Key: k.Public(), KeyID: kid, Use: "sig"}
-			raw, err := pub.MarshalJSON()
-			require.NoError(t, err)
-			set["keys"] = append(set["keys"].([]any), json.RawMessage(raw))
-		}
-		json.NewEncoder(w).Encode(set)
-	})
-	is.srv = httptest.NewServer(mux)
-	t.Cleanup(is.srv.Close)
-	return is
-}
-
-func (is *issuer) url() string { return is.srv.URL + "/tenant" }
-
-func (is *issuer) addKey(kid string, k crypto.Signer) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	is.keys[kid] = k
-}
-
-func rsaKey(t *testing.T) *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	return k
-}
-
-// token signs claims with the issuer's key kid.
-func (is *issuer) token(kid string, alg jose.SignatureAlgorithm, typ string, c any) string {
-	is.mu.Lock()
-	key := is.keys[kid]
-	is.mu.Unlock()
-	return sign(is.t, jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, typ, c)
-}
-
-func sign(t *testing.T, key jose.SigningKey, typ string, c any) string {
-	opts := &jose.SignerOptions{}
-	if typ != "" {
-		opts = opts.WithType(jose.ContentType(typ))
-	}
-	s, err := jose.NewSigner(key, opts)
-	require.NoError(t, err)
-	raw, err := jwt.Signed(s).Claims(c).Serialize()
-	require.NoError(t, err)
-	return raw
-}
-
 type env struct {
-	is    *issuer
+	is    *oauthtest.Issuer
 	v     *Verifier
 	clock *testutil.Clock
 }
 
 func newEnv(t *testing.T) *env {
-	is := newIssuer(t)
+	is := oauthtest.New(t)
 	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	v, err := New(Settings{Issuer: is.url(), Audience: audience, ReadScope: "keyward:read", WriteScope: "keyward:write", Now: clk.Now})
+	v, err := New(Settings{Issuer: is.URL(), Audience: audience, ReadScope: "keyward:read", WriteScope: "keyward:write", Now: clk.Now})
 	require.NoError(t, err)
 	return &env{is: is, v: v, clock: clk}
 }
@@ -120,7 +42,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) claims() map[string]any {
 	now := e.clock.Now()
 	return map[string]any{
-		"iss": e.is.url(), "aud": []string{audience}, "sub": "alice@example.com", "client_id": "claude-code",
+		"iss": e.is.URL(), "aud": []string{audience}, "sub": "alice@example.com", "client_id": "claude-code",
 		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "scope": "openid keyward:read",
 	}
 }
@@ -137,14 +59,14 @@ func (e *env) with(k string, v any) map[string]any {
 
 func TestAValidTokenGrantsWhatItsScopesSay(t *testing.T) {
 	e := newEnv(t)
-	g, err := e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "at+jwt", e.claims()))
+	g, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
 	assert.Equal(t, "alice@example.com", g.Subject)
 	assert.Equal(t, "claude-code", g.Client)
 	assert.Equal(t, AccessRead, g.Access)
 	assert.Equal(t, e.clock.Now().Add(time.Hour).Unix(), g.Expiry.Unix())
 
-	g, err = e.v.Verify(context.Background(), e.is.token("k1", jose.PS256, "JWT", e.with("scope", "keyward:read keyward:write")))
+	g, err = e.v.Verify(context.Background(), e.is.Token("k1", jose.PS256, "JWT", e.with("scope", "keyward:read keyward:write")))
 	require.NoError(t, err)
 	assert.Equal(t, AccessWrite, g.Access)
 
@@ -153,53 +75,53 @@ func TestAValidTokenGrantsWhatItsScopesSay(t *testing.T) {
 	c["scp"] = []string{"keyward:write"}
 	delete(c, "client_id")
 	c["azp"] = "cursor"
-	g, err = e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "", c))
+	g, err = e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "", c))
 	require.NoError(t, err)
 	assert.Equal(t, AccessWrite, g.Access)
 	assert.Equal(t, "cursor", g.Client)
 
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	e.is.addKey("k2", ec)
+	e.is.AddKey("k2", ec)
 	e.clock.Advance(2 * time.Minute)
-	g, err = e.v.Verify(context.Background(), e.is.token("k2", jose.ES256, "at+jwt", e.claims()))
+	g, err = e.v.Verify(context.Background(), e.is.Token("k2", jose.ES256, "at+jwt", e.claims()))
 	require.NoError(t, err, "a key the issuer added later is fetched")
 	assert.Equal(t, AccessRead, g.Access)
 }
 
 func TestTokensThatMustBeRefused(t *testing.T) {
 	e := newEnv(t)
-	other := rsaKey(t)
+	other := oauthtest.RSAKey(t)
 	now := e.clock.Now()
 	for _, tc := range []struct {
 		name  string
 		token func() string
 		want  string
 	}{
-		{"another issuer", func() string { return e.is.token("k1", jose.RS256, "at+jwt", e.with("iss", "https://evil.example")) }, "not by the issuer keyward trusts"},
+		{"another issuer", func() string { return e.is.Token("k1", jose.RS256, "at+jwt", e.with("iss", "https://evil.example")) }, "not by the issuer keyward trusts"},
 		{"another audience", func() string {
-			return e.is.token("k1", jose.RS256, "at+jwt", e.with("aud", "https://other-service.example"))
+			return e.is.Token("k1", jose.RS256, "at+jwt", e.with("aud", "https://other-service.example"))
 		}, "not meant for keyward"},
-		{"no audience", func() string { return e.is.token("k1", jose.RS256, "at+jwt", e.with("aud", nil)) }, "not meant for keyward"},
+		{"no audience", func() string { return e.is.Token("k1", jose.RS256, "at+jwt", e.with("aud", nil)) }, "not meant for keyward"},
 		{"expired", func() string {
-			return e.is.token("k1", jose.RS256, "at+jwt", e.with("exp", now.Add(-time.Minute).Unix()))
+			return e.is.Token("k1", jose.RS256, "at+jwt", e.with("exp", now.Add(-time.Minute).Unix()))
 		}, "expired"},
-		{"no expiry", func() string { return e.is.token("k1", jose.RS256, "at+jwt", e.with("exp", nil)) }, "no expiry"},
+		{"no expiry", func() string { return e.is.Token("k1", jose.RS256, "at+jwt", e.with("exp", nil)) }, "no expiry"},
 		{"not yet valid", func() string {
-			return e.is.token("k1", jose.RS256, "at+jwt", e.with("nbf", now.Add(time.Hour).Unix()))
+			return e.is.Token("k1", jose.RS256, "at+jwt", e.with("nbf", now.Add(time.Hour).Unix()))
 		}, "not valid yet"},
-		{"no subject", func() string { return e.is.token("k1", jose.RS256, "at+jwt", e.with("sub", nil)) }, "no subject"},
-		{"an ID token", func() string { return e.is.token("k1", jose.RS256, "id_token+jwt", e.claims()) }, "not an access token"},
+		{"no subject", func() string { return e.is.Token("k1", jose.RS256, "at+jwt", e.with("sub", nil)) }, "no subject"},
+		{"an ID token", func() string { return e.is.Token("k1", jose.RS256, "id_token+jwt", e.claims()) }, "not an access token"},
 		{"signed by a key the issuer does not publish", func() string {
-			return sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "k1"}}, "at+jwt", e.claims())
+			return oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "k1"}}, "at+jwt", e.claims())
 		}, "signature does not verify"},
 		{"naming an unknown key", func() string {
-			return sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "k9"}}, "at+jwt", e.claims())
+			return oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "k9"}}, "at+jwt", e.claims())
 		}, "does not publish"},
 		{"HMAC with the public key as the secret", func() string {
-			pub, err := json.Marshal(jose.JSONWebKey{Key: e.is.keys["k1"].Public()})
+			pub, err := json.Marshal(jose.JSONWebKey{Key: e.is.Key("k1").Public()})
 			require.NoError(t, err)
-			return sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: pub}, "at+jwt", e.claims())
+			return oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: pub}, "at+jwt", e.claims())
 		}, "asymmetric"},
 		{"alg none", func() string {
 			enc := func(v any) string {
@@ -222,7 +144,7 @@ func TestTokensThatMustBeRefused(t *testing.T) {
 		})
 	}
 
-	_, err := e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "at+jwt", e.with("scope", "openid profile")))
+	_, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.with("scope", "openid profile")))
 	var oe *Error
 	require.True(t, errors.As(err, &oe))
 	assert.Equal(t, "insufficient_scope", oe.Code)
@@ -234,36 +156,36 @@ func TestTokensThatMustBeRefused(t *testing.T) {
 // at most once a MinRefetch, and tokens with known keys never wait on it.
 func TestUnknownKeysDoNotMakeKeywardHammerTheIssuer(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "at+jwt", e.claims()))
+	_, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
-	require.EqualValues(t, 1, e.is.fetches.Load())
-	other := rsaKey(t)
+	require.EqualValues(t, 1, e.is.Fetches())
+	other := oauthtest.RSAKey(t)
 	for i := range 50 {
-		tok := sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "unknown-" + string(rune('a'+i%26))}}, "at+jwt", e.claims())
+		tok := oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "unknown-" + string(rune('a'+i%26))}}, "at+jwt", e.claims())
 		_, err := e.v.Verify(context.Background(), tok)
 		require.Error(t, err)
 	}
-	assert.EqualValues(t, 1, e.is.fetches.Load(), "no refetch within MinRefetch")
+	assert.EqualValues(t, 1, e.is.Fetches(), "no refetch within MinRefetch")
 	e.clock.Advance(time.Minute)
-	_, err = e.v.Verify(context.Background(), sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "unknown"}}, "at+jwt", e.claims()))
+	_, err = e.v.Verify(context.Background(), oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "unknown"}}, "at+jwt", e.claims()))
 	require.Error(t, err)
-	assert.EqualValues(t, 2, e.is.fetches.Load(), "one refetch once it is due")
+	assert.EqualValues(t, 2, e.is.Fetches(), "one refetch once it is due")
 }
 
 // An issuer that cannot be reached is a 503 that says so, not a refusal of
 // the token; keys already fetched keep working.
 func TestAnUnreachableIssuer(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "at+jwt", e.claims()))
+	_, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
-	e.is.broken.Store(true)
+	e.is.Break(true)
 	e.clock.Advance(time.Hour)
-	_, err = e.v.Verify(context.Background(), e.is.token("k1", jose.RS256, "at+jwt", e.claims()))
+	_, err = e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err, "a known key needs no fetch")
 
 	e2 := newEnv(t)
-	e2.is.broken.Store(true)
-	_, err = e2.v.Verify(context.Background(), e2.is.token("k1", jose.RS256, "at+jwt", e2.claims()))
+	e2.is.Break(true)
+	_, err = e2.v.Verify(context.Background(), e2.is.Token("k1", jose.RS256, "at+jwt", e2.claims()))
 	var oe *Error
 	require.True(t, errors.As(err, &oe), "%v", err)
 	assert.Equal(t, http.StatusServiceUnavailable, oe.Status)
@@ -301,8 +223,8 @@ func TestMetadataMustNameTheIssuer(t *testing.T) {
 	defer srv.Close()
 	v, err := New(Settings{Issuer: srv.URL, Audience: audience, ReadScope: "r", WriteScope: "w"})
 	require.NoError(t, err)
-	k := rsaKey(t)
-	_, err = v.Verify(context.Background(), sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: k}, "at+jwt", map[string]any{"iss": srv.URL}))
+	k := oauthtest.RSAKey(t)
+	_, err = v.Verify(context.Background(), oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: k}, "at+jwt", map[string]any{"iss": srv.URL}))
 	var oe *Error
 	require.True(t, errors.As(err, &oe), "%v", err)
 	assert.Equal(t, http.StatusServiceUnavailable, oe.Status)
