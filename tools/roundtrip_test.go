@@ -203,3 +203,24 @@ func TestRevealByMultiRoundTrip(t *testing.T) {
 		assert.Len(t, keyIDs(h.ok("list_keys", nil)), 1)
 	}
 }
+
+// An answer used on one replica cannot be used again on another: replicas
+// share the sealing key and the record of spent answers (the database).
+func TestAnAnswerIsUsedOnceAcrossReplicas(t *testing.T) {
+	db := t.TempDir() + "/keyward.db"
+	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+	a := newHarness(t, withEnv("KEYWARD_DB", db, "KEYWARD_STATE_KEY", key, "KEYWARD_CONFIRM", "true"))
+	b := newHarness(t, withEnv("KEYWARD_DB", db, "KEYWARD_STATE_KEY", key, "KEYWARD_CONFIRM", "true"))
+	id := a.ok("create_key", map[string]any{"name": "svc"})["key_id"].(string)
+	args := map[string]any{"key_id": id}
+
+	state, _ := question(t, callModern(t, a, "rotate_key", args, nil, ""))
+	res := callModern(t, a, "rotate_key", args, answer("accept", "confirm", true), state)
+	require.False(t, isError(res), resultText(res))
+	before := b.ok("get_key", args)["masked"]
+
+	res = callModern(t, b, "rotate_key", args, answer("accept", "confirm", true), state)
+	assert.True(t, isError(res), "the same answer on another replica: %s", resultText(res))
+	assert.Contains(t, resultText(res), "already used")
+	assert.Equal(t, before, b.ok("get_key", args)["masked"], "the key was not rotated again")
+}

@@ -121,7 +121,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			return nil, fmt.Errorf("KEYWARD_STATE_KEY: %w", err)
 		}
 	}
-	rounds := &tools.Rounds{Sealer: sealer, Spent: &tools.MemorySpent{Now: bo.now}, Now: bo.now}
+	// Answers are spent in the database, so no replica uses one twice.
+	rounds := &tools.Rounds{Sealer: sealer, Spent: records.New(st, bo.now), Now: bo.now}
 	app.clientLog = newClientLog(app.MCP, cfg.Credentials())
 	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger, Rounds: rounds}); err != nil {
 		return nil, err

@@ -78,6 +78,20 @@ var Schema = store.Schema{Name: "records", Steps: []store.Step{
 			attempts     INTEGER NOT NULL DEFAULT 0
 		);`,
 	},
+	// 3: the answers to questions put to the human over several rounds that
+	// were used, until they expire, so no answer is used twice on any replica.
+	{
+		SQLite: `CREATE TABLE spent_answers (
+			nonce TEXT PRIMARY KEY,
+			until INTEGER NOT NULL
+		);
+		CREATE INDEX spent_answers_until ON spent_answers(until);`,
+		Postgres: `CREATE TABLE spent_answers (
+			nonce TEXT PRIMARY KEY,
+			until BIGINT NOT NULL
+		);
+		CREATE INDEX spent_answers_until ON spent_answers(until);`,
+	},
 }}
 
 // Records reads and writes keyward's records in a store opened with Schema.

@@ -182,3 +182,35 @@ func TestJournal(t *testing.T) {
 		assert.Nil(t, got)
 	})
 }
+
+// An answer is used once across every process sharing the database, and
+// the table keeps only answers that have not expired.
+func TestAnswersAreSpentOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		dsn := eng.DSN(t)
+		open2 := func() *Records {
+			st, err := store.Open(ctx, dsn, store.Options{}, Schema)
+			require.NoError(t, err)
+			t.Cleanup(func() { st.Close() })
+			return New(st, func() time.Time { return t0 })
+		}
+		a, b := open2(), open2() // two replicas
+		fresh, err := a.Spend(ctx, "n1", t0.Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, fresh)
+		fresh, err = b.Spend(ctx, "n1", t0.Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, fresh, "another replica sees it spent")
+		fresh, err = a.Spend(ctx, "n2", t0.Add(-time.Minute)) // already past
+		require.NoError(t, err)
+		assert.True(t, fresh)
+
+		later := New(a.st, func() time.Time { return t0.Add(time.Hour) })
+		_, err = later.Spend(ctx, "n3", t0.Add(2*time.Hour))
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, a.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM spent_answers`).Scan(&n))
+		assert.Equal(t, 1, n, "expired answers are dropped")
+	})
+}
