@@ -34,7 +34,7 @@ func auditLog(providers Surface) definition {
 				mcp.WithString("since", mcp.MaxLength(40), mcp.Pattern(sincePattern), mcp.Description("Only records newer than this: a duration back from now (24h, 7d) or an RFC 3339 time.")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(audit.MaxLimit), mcp.DefaultNumber(50), mcp.Description("Records per page.")),
 				mcp.WithString("cursor", mcp.MaxLength(24), mcp.Pattern(auditCursor), mcp.Description("next_cursor from the previous page.")),
-				mcp.WithOutputSchema[auditJSON](),
+				output[auditJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a auditArgs) (any, string, error) {
 			page, err := m.AuditLog(ctx, manager.AuditArgs{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Since: a.Since, Limit: a.Limit, Cursor: a.Cursor})

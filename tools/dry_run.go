@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -112,31 +111,6 @@ func planText(p planJSON) string {
 	}
 	b.WriteString("\nCall again without dry_run to do it.")
 	return b.String()
-}
-
-// outputOrPlan is the output schema of a mutating tool: its answer T, or a
-// plan when called with dry_run.
-func outputOrPlan[T any]() mcp.ToolOption {
-	schemaOf := func(opt mcp.ToolOption) map[string]any {
-		var t mcp.Tool
-		opt(&t)
-		raw, err := json.Marshal(t.OutputSchema)
-		if err != nil {
-			panic(err) // a map of strings and plain values: only a programming error fails
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			panic(err)
-		}
-		return m
-	}
-	done, plan := schemaOf(mcp.WithOutputSchema[T]()), schemaOf(mcp.WithOutputSchema[planJSON]())
-	plan["properties"].(map[string]any)["dry_run"] = map[string]any{"const": true}
-	raw, err := json.Marshal(map[string]any{"type": "object", "oneOf": []any{done, plan}})
-	if err != nil {
-		panic(err)
-	}
-	return mcp.WithRawOutputSchema(raw)
 }
 
 // dryRunRefusal marks the error of a dry run: the same refusal or failure the

@@ -29,8 +29,8 @@ func FuzzArgumentBinding(f *testing.F) {
 	defs := all(Surface{Configured: []string{"local", "vast"}, Known: []string{"local", "vast", "lium"}, DefaultTTL: "30d", MaxTTL: "90d"})
 	explainers := make([]*explainer, len(defs))
 	for i, d := range defs {
-		e, err := newExplainer(d.tool, nil)
-		if err != nil {
+		e := newExplainer(d.tool, nil)
+		if _, err := e.compiled(); err != nil {
 			f.Fatal(err)
 		}
 		explainers[i] = e

@@ -14,7 +14,7 @@ func getKey(providers Surface) definition {
 			"Show one key's metadata by id: name, scopes, active, created, expiry, last use and its masked form. "+
 				"Never returns the secret.",
 			readOnlyTool("Get key"),
-			[]mcp.ToolOption{providerArg(providers), keyIDArg(), mcp.WithOutputSchema[keyJSON]()}),
+			[]mcp.ToolOption{providerArg(providers), keyIDArg(), output[keyJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, a keyArgs) (any, string, error) {
 			k, err := m.GetKey(ctx, a.Provider, a.KeyID)
 			if err != nil {

@@ -31,7 +31,7 @@ func listKeys(providers Surface) definition {
 				mcp.WithString("name", mcp.MaxLength(manager.MaxNameLen), mcp.Pattern(namePattern), mcp.Description("Only keys whose name contains this text (case-insensitive).")),
 				mcp.WithInteger("limit", mcp.Min(1), mcp.Max(manager.MaxListLimit), mcp.DefaultNumber(manager.DefaultListLimit), mcp.Description("Keys per page.")),
 				mcp.WithString("cursor", mcp.MaxLength(256), mcp.Pattern(listCursor), mcp.Description("next_cursor from the previous page.")),
-				mcp.WithOutputSchema[listJSON](),
+				output[listJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a listKeysArgs) (any, string, error) {
 			listing, err := m.ListKeys(ctx, manager.ListArgs{Provider: a.Provider, Active: a.Active, Name: a.Name, Limit: a.Limit, Cursor: a.Cursor})

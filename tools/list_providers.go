@@ -17,7 +17,7 @@ func listProviders() definition {
 				"Vast.ai, Lyceum, Lium and Lurus when their API keys are set), what each can do (scopes, expiry, "+
 				"enable/disable, rotation), and the policy in force (default and maximum expiry, whether full-access "+
 				"or never-expiring keys are allowed, how new secrets are delivered). Call this first.",
-			readOnlyTool("List providers"), []mcp.ToolOption{mcp.WithOutputSchema[providersJSON]()}),
+			readOnlyTool("List providers"), []mcp.ToolOption{output[providersJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, _ struct{}) (any, string, error) {
 			res := providersOut(m.ListProviders())
 			var b strings.Builder

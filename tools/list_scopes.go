@@ -17,7 +17,7 @@ func listScopes(providers Surface) definition {
 				"by default, and the ceiling an agent may grant. Use it before create_key or update_key to pick the "+
 				"smallest scopes that do the job. Platforms without scopes say so.",
 			readOnlyTool("List scopes"),
-			[]mcp.ToolOption{providerArg(providers), mcp.WithOutputSchema[scopesJSON]()}),
+			[]mcp.ToolOption{providerArg(providers), output[scopesJSON]()}),
 		true, func(ctx context.Context, m *manager.Manager, a providerArgs) (any, string, error) {
 			scopes, err := m.ListScopes(a.Provider)
 			if err != nil {

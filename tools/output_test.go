@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"sync"
+	"testing"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/tools"
 )
 
 // wireTools is tools/list as it goes over the wire. (mcp-go's client type
@@ -69,4 +73,21 @@ func (h *harness) outputErr(tool string, structured any) error {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	require.NoError(h.t, err)
 	return s.Validate(v)
+}
+
+// The embedded output schemas are what the result types generate today.
+func TestOutputSchemasAreCurrent(t *testing.T) {
+	got := map[string]any{}
+	for key, gen := range tools.OutputTypes() {
+		got[key] = gen()
+	}
+	raw, err := json.MarshalIndent(got, "", "  ")
+	require.NoError(t, err)
+	path := "output_schemas.json"
+	if *update {
+		require.NoError(t, os.WriteFile(path, append(raw, '\n'), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.JSONEq(t, string(want), string(raw), "a result type changed: run go test ./tools -run OutputSchemas -update")
 }

@@ -113,11 +113,7 @@ func ServerOptions(m *manager.Manager, log *slog.Logger, admit Gate) ([]server.S
 	}
 	checks := map[string]refusal{}
 	for _, d := range all(surfaceOf(m)) {
-		e, err := newExplainer(d.tool, hint)
-		if err != nil {
-			return nil, err
-		}
-		checks[d.tool.Name] = refusal{d: d, e: e}
+		checks[d.tool.Name] = refusal{d: d, e: newExplainer(d.tool, hint)}
 	}
 	hooks := &server.Hooks{}
 	hooks.AddAfterCallTool(func(ctx context.Context, _ any, req *mcp.CallToolRequest, result any) {

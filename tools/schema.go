@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -22,14 +23,32 @@ import (
 // very JSON tools/list shows — only to say in sentences what is wrong,
 // without ever repeating a value.
 type explainer struct {
-	tool   mcp.Tool
-	schema *jsonschema.Schema
+	tool mcp.Tool
 	// hint may say more about a value an enum refuses (a provider that is
 	// known but not configured); "" when it has nothing to add.
 	hint func(arg string, value any) string
+
+	// The schema is compiled at the first refusal, not at start-up: twelve
+	// compilations cost more than the rest of start-up together, and most
+	// runs refuse nothing. TestEveryToolSchemaCompiles holds the guarantee
+	// that each compiles.
+	once    sync.Once
+	schema  *jsonschema.Schema
+	compErr error
 }
 
-func newExplainer(t mcp.Tool, hint func(arg string, value any) string) (*explainer, error) {
+func newExplainer(t mcp.Tool, hint func(arg string, value any) string) *explainer {
+	return &explainer{tool: t, hint: hint}
+}
+
+// compiled is the tool's input schema, compiled once.
+func (e *explainer) compiled() (*jsonschema.Schema, error) {
+	e.once.Do(func() { e.schema, e.compErr = compileInput(e.tool) })
+	return e.schema, e.compErr
+}
+
+// compileInput compiles a tool's input schema from the JSON tools/list shows.
+func compileInput(t mcp.Tool) (*jsonschema.Schema, error) {
 	raw, err := json.Marshal(t.InputSchema)
 	if err != nil {
 		return nil, err
@@ -47,7 +66,7 @@ func newExplainer(t mcp.Tool, hint func(arg string, value any) string) (*explain
 	if err != nil {
 		return nil, fmt.Errorf("tool %s: its input schema does not compile: %w", t.Name, err)
 	}
-	return &explainer{tool: t, schema: s, hint: hint}, nil
+	return s, nil
 }
 
 // problems lists what is wrong with args, one sentence each; none when they pass.
@@ -63,7 +82,11 @@ func (e *explainer) problems(args any) []string {
 	if err != nil {
 		return []string{"the arguments are not a JSON object"}
 	}
-	verr, ok := e.schema.Validate(v).(*jsonschema.ValidationError)
+	schema, err := e.compiled()
+	if err != nil {
+		return nil // said as "they do not match its input schema"
+	}
+	verr, ok := schema.Validate(v).(*jsonschema.ValidationError)
 	if !ok || verr == nil {
 		return nil
 	}

@@ -48,7 +48,7 @@ func TestArgumentStructsMatchSchemas(t *testing.T) {
 				assert.NotNil(t, prop["maxLength"], "%s.%s is bounded", d.tool.Name, name)
 			}
 		}
-		_, err := newExplainer(d.tool, nil)
+		_, err := compileInput(d.tool)
 		require.NoError(t, err, "%s's schema compiles, so mcp-go validates it", d.tool.Name)
 	}
 }

@@ -40,7 +40,7 @@ func validateKey(providers Surface) definition {
 				mcp.WithString("secret_file", mcp.MaxLength(maxSecretFileLen), mcp.Pattern(secretFilePattern),
 					mcp.Description("Instead of key: the absolute path of a secret file keyward wrote, inside KEYWARD_SECRETS_DIR "+
 						"(secret_file or previous_secret_file of a create_key, rotate_key or reissue_key answer). Anything else is refused.")),
-				mcp.WithOutputSchema[validateJSON](),
+				output[validateJSON](),
 			}),
 		true, func(ctx context.Context, m *manager.Manager, a validateArgs) (any, string, error) {
 			var v manager.Validation
