@@ -427,18 +427,16 @@ func TestHTTPShutdownFinishesCallsInFlight(t *testing.T) {
 	}
 	stopped := make(chan struct{})
 	go func() { ts.stop(); close(stopped) }()
-	for !ts.h.calls.isDraining() {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "shutdown to begin", ts.h.calls.isDraining)
 	// Shutdown has begun: no new connections...
-	for {
+	waitFor(t, "the listener to close", func() bool {
 		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
 		if err != nil {
-			break
+			return true
 		}
 		conn.Close()
-		time.Sleep(time.Millisecond)
-	}
+		return false
+	})
 	// ...no new sessions or tool calls (asked in-process, as the listener is closed)...
 	status, body := serveInProcess(ts.h, http.MethodGet, PathHealth, "", nil)
 	assert.Equal(t, http.StatusServiceUnavailable, status, "health says shutting down: %s", body)

@@ -65,10 +65,11 @@ type Authority struct {
 	syncErrors atomic.Int64
 	unlisten   func()
 
-	usedMu  sync.Mutex
-	used    map[string]int64 // key id → last use (unix ms) not yet written
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	usedMu    sync.Mutex
+	used      map[string]int64 // key id → last use (unix ms) not yet written
+	stop      chan struct{}
+	stopped   sync.WaitGroup
+	closeOnce sync.Once
 }
 
 type entry struct {
@@ -175,16 +176,15 @@ func describe(s string) string {
 }
 
 // Close writes pending last-used times and releases the authority.
+// Close may be called more than once, from more than one goroutine; the
+// first call does the work and the others wait for it.
 func (a *Authority) Close() error {
-	select {
-	case <-a.stop:
-		return nil
-	default:
-	}
-	close(a.stop)
-	a.unlisten()
-	a.stopped.Wait()
-	a.flushLastUsed(context.Background())
+	a.closeOnce.Do(func() {
+		close(a.stop)
+		a.unlisten()
+		a.stopped.Wait()
+		a.flushLastUsed(context.Background())
+	})
 	return nil
 }
 
@@ -329,10 +329,7 @@ func (a *Authority) Create(ctx context.Context, req provider.CreateRequest) (pro
 	if err != nil {
 		return provider.Created{}, provider.Errorf(provider.KindUpstream, Name, "could not generate a key: %v", err)
 	}
-	id, err := newKeyID()
-	if err != nil {
-		return provider.Created{}, provider.Errorf(provider.KindUpstream, Name, "could not generate a key id: %v", err)
-	}
+	id := newKeyID()
 	now := a.now().UTC()
 	ms := now.UnixMilli()
 	if err := ctx.Err(); err != nil {
@@ -400,17 +397,10 @@ func (a *Authority) FindCreated(ctx context.Context, requestID string) (provider
 	return k, err == nil, err
 }
 
-func newKeyID() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	out := []byte("key_")
-	for _, c := range b {
-		out = append(out, alphabet[int(c)%len(alphabet)])
-	}
-	return string(out), nil
+// newKeyID is "key_" and 12 characters of crypto/rand's base32 text (60
+// bits, each character uniform: no modulo bias), lower-cased.
+func newKeyID() string {
+	return "key_" + strings.ToLower(rand.Text()[:12])
 }
 
 // mutate runs fn on a live key inside a transaction and returns the key after it.

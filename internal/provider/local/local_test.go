@@ -1062,3 +1062,37 @@ func stateBytes(t *testing.T, eng storetest.Engine, dsn string) []byte {
 	}
 	return all
 }
+
+// Key ids are "key_" and 12 characters of an alphabet of 32, each equally
+// likely (the modulo of a byte by 36 favoured the first four).
+func TestKeyIDsAreUniform(t *testing.T) {
+	counts := map[rune]int{}
+	const n = 20000
+	for range n {
+		id := newKeyID()
+		require.Regexp(t, `^key_[a-z2-7]{12}$`, id)
+		for _, r := range id[4:] {
+			counts[r]++
+		}
+	}
+	require.Len(t, counts, 32)
+	want := float64(n*12) / 32
+	for r, c := range counts {
+		// 7500 draws per character: a bias like the old one (+/-11%) is far outside 6%.
+		assert.InDelta(t, want, float64(c), want*0.06, "character %q", r)
+	}
+}
+
+// Close can be called twice, and at once from two goroutines.
+func TestCloseTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		e := setup(t, eng, Options{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); assert.NoError(t, e.a.Close()) }()
+		}
+		wg.Wait()
+		assert.NoError(t, e.a.Close())
+	})
+}
