@@ -44,6 +44,7 @@ func vastOn(kv ...any) map[string]any {
 // of an IP-restricted Vast key works from anywhere. Breaks "a replacement ...
 // carries the old key's constraints and allow-list and never holds more".
 func TestAttackEmptyAllowListWidensReissue(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t, "KEYWARD_CONFIRM", "false")
 	f := fk.(*vastfake.Fake)
 	k := h.ok("create_key", vastOn("name", "pinned", "scopes", []any{"instance_read"}, "allowed_ips", []any{"203.0.113.7"}))
@@ -74,6 +75,7 @@ func TestAttackEmptyAllowListWidensReissue(t *testing.T) {
 // the old one" and the human's confirmation ("the old one stops working after
 // a grace of 1h").
 func TestAttackRotationGraceExtendedByUpdate(t *testing.T) {
+	t.Parallel()
 	h, _ := vastPlatform(t).harness(t, "KEYWARD_CONFIRM", "false")
 	old := h.ok("create_key", vastOn("name", "rot", "expires_in", "30d"))
 	oldID, oldSecret := old["key_id"].(string), old["secret"].(string)
@@ -100,6 +102,7 @@ func withClientName(n string) harnessOption { return func(c *harnessConfig) { c.
 // audit_log. Breaks "No secret is ever recorded" / "what an agent passed is
 // masked".
 func TestAttackClientNameSecretIsRecorded(t *testing.T) {
+	t.Parallel()
 	// A Vast.ai-shaped key (64 hex) and a keyward key shape.
 	leak := "4f3a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
 	h := newHarness(t, withClientName("agent "+leak))
@@ -118,6 +121,7 @@ func TestAttackClientNameSecretIsRecorded(t *testing.T) {
 // listing without the key; otherwise ... keyward keeps its record" and
 // "keyward records the deadline and revokes the key when it passes".
 func TestAttackReaperForgetsDeadlineOnA404(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t, "KEYWARD_CONFIRM", "false")
 	f := fk.(*vastfake.Fake)
 	k := h.ok("create_key", vastOn("name", "one-hour", "expires_in", "1h"))
@@ -153,6 +157,7 @@ func TestAttackReaperForgetsDeadlineOnA404(t *testing.T) {
 // refused unless KEYWARD_ALLOW_FULL_ACCESS=true" and "a replacement ...
 // never holds more".
 func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_ALLOW_FULL_ACCESS", "false", "KEYWARD_CONFIRM", "false")
 	f := fk.(*lyceumfake.Fake)
 	on := func(kv ...any) map[string]any {
@@ -194,6 +199,7 @@ func TestAttackRotateThenReissueMultipliesFullAccessKeys(t *testing.T) {
 // bounds a key's whole life from its creation, across renewals and
 // replacements".
 func TestAttackReplacementOfNeverExpiringKeyNeverExpires(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_CONFIRM", "false")
 	f := fk.(*lyceumfake.Fake)
 	a, sec := f.AddKey("operator-key", nil) // made in the dashboard, no expiry
@@ -215,6 +221,7 @@ func TestAttackReplacementOfNeverExpiringKeyNeverExpires(t *testing.T) {
 // get a key broader ... than the operator allowed" / "a key gets at most the
 // operator's ceiling (sensitive scopes are out of the default one)".
 func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t) // KEYWARD_CONFIRM=true (default); this client cannot ask
 	f := fk.(*vastfake.Fake)
 	assert.Contains(t, h.fail("create_key", vastOn("name", "want", "scopes", []any{"user_write"})), "KEYWARD_ALLOWED_SCOPES_VAST")
@@ -248,6 +255,7 @@ func TestAttackReissueStealsAboveCeilingOperatorKey(t *testing.T) {
 // first characters are echoed in the answer and stored in the audit record
 // of the refused call. Breaks "a secret ... is never echoed, logged or stored".
 func TestAttackUnknownArgumentNameLeaksPartOfASecret(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	vastKey := "4f3a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
 	msg := h.fail("revoke_key", map[string]any{"key_id": "key_x", "the vast.ai key is: " + vastKey: true})
@@ -263,6 +271,7 @@ func TestAttackUnknownArgumentNameLeaksPartOfASecret(t *testing.T) {
 // with the wrong provider goes to vast.ai. keyward recognises these shapes
 // everywhere else (secret.Scan) but not here.
 func TestAttackValidateSendsForeignSecretsUpstream(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -338,6 +347,7 @@ func newHarnessWithElicitor(t *testing.T, e client.ElicitationHandler, env ...st
 // ceiling check, which lets a key keep scopes above the ceiling because it
 // "already holds" them.
 func TestAttackUpdateRestoresScopeRemovedDuringConfirmation(t *testing.T) {
+	t.Parallel()
 	rh := &racingHuman{human: human{action: mcp.ElicitationResponseActionAccept, content: map[string]any{"confirm": true}}}
 	h := newHarnessWithElicitor(t, rh, "KEYWARD_LOCAL_SCOPES", "read,write,deploy", "KEYWARD_CONFIRM", "true")
 	id := h.ok("create_key", map[string]any{"name": "k", "scopes": []any{"read", "write"}})["key_id"].(string)
@@ -367,6 +377,7 @@ func TestAttackUpdateRestoresScopeRemovedDuringConfirmation(t *testing.T) {
 // key. Same effect as rotate+reissue, in one round trip: on Lyceum it mints
 // full-access keys with KEYWARD_ALLOW_FULL_ACCESS=false.
 func TestAttackConcurrentReissueMultipliesKey(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lyceum").harness(t, "KEYWARD_ALLOW_FULL_ACCESS", "false", "KEYWARD_CONFIRM", "false")
 	f := fk.(*lyceumfake.Fake)
 	exp := h.clock.Now().Add(30 * 24 * time.Hour)
@@ -408,6 +419,7 @@ func TestAttackConcurrentReissueMultipliesKey(t *testing.T) {
 // Breaks "upstream errors are redacted of any 8-character run of a configured
 // credential, however it is split or encoded".
 func TestAttackUpstreamErrorEchoesCredentialInOtherCase(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t)
 	f := fk.(*vastfake.Fake)
 	piece := strings.ToUpper(f.APIKey()[:20])

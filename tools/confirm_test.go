@@ -17,6 +17,7 @@ func lastAudit(t *testing.T, h *harness) map[string]any {
 }
 
 func TestConfirmationPaths(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		action  mcp.ElicitationResponseAction
@@ -56,6 +57,7 @@ func TestConfirmationPaths(t *testing.T) {
 }
 
 func TestWriteScopesNeedConfirmation(t *testing.T) {
+	t.Parallel()
 	hu := &human{action: mcp.ElicitationResponseActionDecline}
 	h := newHarness(t, withHuman(hu))
 	msg := h.fail("create_key", map[string]any{"name": "deployer", "scopes": []any{"write"}})
@@ -73,12 +75,14 @@ func TestWriteScopesNeedConfirmation(t *testing.T) {
 }
 
 func TestNoElicitationClientProceeds(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t) // declares no elicitation capability
 	id := h.ok("create_key", map[string]any{"name": "x", "scopes": []any{"write"}})["key_id"].(string)
 	h.ok("revoke_key", map[string]any{"key_id": id})
 }
 
 func TestConfirmOffSkipsQuestions(t *testing.T) {
+	t.Parallel()
 	hu := &human{action: mcp.ElicitationResponseActionDecline}
 	h := newHarness(t, withHuman(hu), withEnv("KEYWARD_CONFIRM", "false"))
 	id := h.ok("create_key", map[string]any{"name": "x", "scopes": []any{"write"}})["key_id"].(string)
@@ -87,6 +91,7 @@ func TestConfirmOffSkipsQuestions(t *testing.T) {
 }
 
 func TestElicitRevealShowsSecretToHumanOnly(t *testing.T) {
+	t.Parallel()
 	hu := &human{action: mcp.ElicitationResponseActionAccept, content: map[string]any{"copied": true}}
 	h := newHarness(t, withHuman(hu), withEnv("KEYWARD_REVEAL", "elicit", "KEYWARD_CONFIRM", "false"))
 	res := h.call("create_key", map[string]any{"name": "shown"})
@@ -106,6 +111,7 @@ func TestElicitRevealShowsSecretToHumanOnly(t *testing.T) {
 }
 
 func TestElicitRevealFallsBackToFile(t *testing.T) {
+	t.Parallel()
 	// Declined by the human: the secret must not be lost.
 	hu := &human{action: mcp.ElicitationResponseActionDecline}
 	h := newHarness(t, withHuman(hu), withEnv("KEYWARD_REVEAL", "elicit", "KEYWARD_CONFIRM", "false"))

@@ -13,6 +13,7 @@ import (
 // its output schema declares, what the call would do; nothing changes,
 // nobody is asked, and the audit log records a dry run.
 func TestEveryMutatingToolHasADryRun(t *testing.T) {
+	t.Parallel()
 	hu := &human{action: mcp.ElicitationResponseActionAccept, content: map[string]any{"confirm": true}}
 	h := newHarness(t, withHuman(hu))
 	created := h.ok("create_key", map[string]any{"name": "svc", "expires_in": "2d"})
@@ -75,6 +76,7 @@ func TestEveryMutatingToolHasADryRun(t *testing.T) {
 
 // A dry run meets what the real call would meet, says so, and records it.
 func TestDryRunOfARefusedCall(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_DEFAULT_TTL", "7d", "KEYWARD_MAX_TTL", "14d"))
 	res := h.call("create_key", map[string]any{"name": "long", "expires_in": "30d", "dry_run": true})
 	require.True(t, res.IsError)

@@ -30,6 +30,7 @@ func errorOf(t *testing.T, h *harness, tool string, args map[string]any) (map[st
 // to retry, what to do next — besides the sentence; the audit log keeps the
 // core's sentence, in no interface's words.
 func TestErrorResultsAreStructured(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false"))
 	e, msg := errorOf(t, h, "revoke_key", map[string]any{"key_id": "key_missing"})
 	assert.Equal(t, "not_found", e["kind"])

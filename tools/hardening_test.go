@@ -30,6 +30,7 @@ func vastPlatform(t *testing.T) platform {
 
 // An expired key is as final as a revoked one: nothing brings it back.
 func TestExpiredKeyIsFinal(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline"))
 	k := h.ok("create_key", map[string]any{"name": "short", "expires_in": "1h"})
 	id, sec := k["key_id"].(string), k["secret"].(string)
@@ -60,6 +61,7 @@ func TestExpiredKeyIsFinal(t *testing.T) {
 // A key's whole life is bounded by KEYWARD_MAX_TTL from its creation, so
 // renewing it again and again does not keep it alive for ever.
 func TestRenewalCannotOutliveMaxTTL(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_MAX_TTL", "30d", "KEYWARD_DEFAULT_TTL", "7d"))
 	id := h.ok("create_key", map[string]any{"name": "renewed", "expires_in": "7d"})["key_id"].(string)
 	for range 4 { // days 5, 10, 15, 20: each renewal stays within creation + 30d
@@ -78,6 +80,7 @@ func TestRenewalCannotOutliveMaxTTL(t *testing.T) {
 // On a platform where keyward emulates changes by re-issue, the replacement
 // inherits the original's life: re-issuing does not restart the clock.
 func TestReissueKeepsTheOriginalLifeBound(t *testing.T) {
+	t.Parallel()
 	h, _ := vastPlatform(t).harness(t, "KEYWARD_MAX_TTL", "30d", "KEYWARD_CONFIRM", "false")
 	k := h.ok("create_key", map[string]any{"provider": "vast", "name": "v", "expires_in": "25d"})
 	h.clock.Advance(20 * policy.Day)
@@ -93,6 +96,7 @@ func TestReissueKeepsTheOriginalLifeBound(t *testing.T) {
 // KEYWARD_LOCAL_MAX_KEYS holds: an expired key that no longer counts cannot
 // be revived to exceed it.
 func TestLiveKeyLimitHoldsAgainstRevival(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_LOCAL_MAX_KEYS", "2", "KEYWARD_REVEAL", "inline"))
 	old := h.ok("create_key", map[string]any{"name": "a", "expires_in": "1h"})
 	b := h.ok("create_key", map[string]any{"name": "b"})
@@ -113,6 +117,7 @@ func TestLiveKeyLimitHoldsAgainstRevival(t *testing.T) {
 // Scopes named like money, team or key management stay above the default
 // ceiling of the local authority even when the operator defines them.
 func TestSensitiveLocalScopesAreAboveTheDefaultCeiling(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_LOCAL_SCOPES", "read,write,billing,admin,keys:write,billing:read,team_manage,payments.write,deploy"))
 	res := h.ok("list_scopes", nil)
 	assert.ElementsMatch(t, []string{"read", "write", "deploy"}, strs(res["ceiling"]))
@@ -127,6 +132,7 @@ func TestSensitiveLocalScopesAreAboveTheDefaultCeiling(t *testing.T) {
 
 // Arguments are checked in full before anything happens.
 func TestWrongTypesChangeNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
 	k := h.ok("create_key", map[string]any{"name": "victim"})
 	id, sec := k["key_id"].(string), k["secret"].(string)
@@ -162,6 +168,7 @@ func TestWrongTypesChangeNothing(t *testing.T) {
 // Oversized arguments are refused before any work, and neither echoed nor
 // stored whole.
 func TestOversizedArgumentsAreBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	huge := strings.Repeat("A", 1<<20)
 	before := dbSize(t, h)
@@ -209,6 +216,7 @@ func dbSize(t *testing.T, h *harness) int64 {
 
 // update_key never revokes anything; re-issue is its own, destructive tool.
 func TestAnnotationsAreTrue(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	res, err := h.client.ListTools(t.Context(), mcp.ListToolsRequest{})
 	require.NoError(t, err)
@@ -231,6 +239,7 @@ func TestAnnotationsAreTrue(t *testing.T) {
 // With KEYWARD_CONFIRM=true and a client that cannot ask, the act proceeds,
 // and the result and the audit say nobody was asked; with required it is refused.
 func TestConfirmationIsRecorded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "true"))
 	id := h.ok("create_key", map[string]any{"name": "x"})["key_id"].(string)
 	res := h.ok("revoke_key", map[string]any{"key_id": id})
@@ -262,6 +271,7 @@ func TestConfirmationIsRecorded(t *testing.T) {
 
 // Names refuse control characters and invisible or bidirectional format characters.
 func TestNamesRefuseInvisibleCharacters(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, bad := range []string{"a\nb", "a\x1b[31mb", "evil\u202Egnp.exe", "a\u2066b", "a\u200Bb", "a\u2028b", "\uFEFFa", "a\x7fb", "a\u0085b"} {
 		msg := h.fail("create_key", map[string]any{"name": bad})
@@ -276,6 +286,7 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 // refused with a sentence naming the argument (a schema that failed to
 // compile would be skipped by mcp-go without a word).
 func TestEveryToolEnforcesItsSchema(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	res, err := h.client.ListTools(t.Context(), mcp.ListToolsRequest{})
 	require.NoError(t, err)
@@ -303,6 +314,7 @@ func TestEveryToolEnforcesItsSchema(t *testing.T) {
 // A secret passed where an id, a name or a filter belongs is refused before
 // anything happens, and is neither echoed, logged nor stored.
 func TestSecretsWhereIDsBelongAreNotRecorded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
 	k := h.ok("create_key", map[string]any{"name": "victim"})
 	sec := k["secret"].(string)
@@ -339,6 +351,7 @@ func TestSecretsWhereIDsBelongAreNotRecorded(t *testing.T) {
 // list_keys and get_key say which client created each key keyward made; a
 // validation's mask is the mask of the secret checked.
 func TestWhoMadeThisKeyAndWhichSecretWasChecked(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
 	k := h.ok("create_key", map[string]any{"name": "made"})
 	assert.Equal(t, "test-client 1.2.3", h.ok("get_key", map[string]any{"key_id": k["key_id"]})["created_by"])

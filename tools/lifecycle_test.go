@@ -21,6 +21,7 @@ func readSecret(t *testing.T, path string) string {
 }
 
 func TestLifecycleOnLocal(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 
 	created := h.ok("create_key", map[string]any{"name": "ci-read"})
@@ -102,6 +103,7 @@ func TestLifecycleOnLocal(t *testing.T) {
 }
 
 func TestInlineRevealReturnsSecretOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline"))
 	created := h.ok("create_key", map[string]any{"name": "inline"})
 	secret := created["secret"].(string)
@@ -113,6 +115,7 @@ func TestInlineRevealReturnsSecretOnce(t *testing.T) {
 }
 
 func TestErrorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.ok("create_key", map[string]any{"name": "x"})["key_id"].(string)
 	cases := []struct {
@@ -167,6 +170,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 }
 
 func TestValidateRejectsTypoOffline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline"))
 	secret := h.ok("create_key", map[string]any{"name": "x"})["secret"].(string)
 	typo := []byte(secret)
@@ -182,6 +186,7 @@ func TestValidateRejectsTypoOffline(t *testing.T) {
 }
 
 func TestKeyLimit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_LOCAL_MAX_KEYS", "2"))
 	h.ok("create_key", map[string]any{"name": "a"})
 	id := h.ok("create_key", map[string]any{"name": "b"})["key_id"].(string)
@@ -193,6 +198,7 @@ func TestKeyLimit(t *testing.T) {
 }
 
 func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, n := range []string{"alpha", "beta", "gamma", "alphabet"} {
 		h.ok("create_key", map[string]any{"name": n})
@@ -215,6 +221,7 @@ func TestListFiltersAndPages(t *testing.T) {
 }
 
 func TestWhoamiAndProviders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	who := h.ok("validate_key", map[string]any{})
 	assert.Equal(t, "local", who["whoami"].(map[string]any)["account"])

@@ -14,6 +14,7 @@ import (
 // address) through create_key; keyward shows it faithfully, and replacing the
 // key — rotation by re-issue or reissue_key — never widens it.
 func TestNarrowKeysStayNarrow(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t, "KEYWARD_CONFIRM", "false")
 	f := fk.(*vastfake.Fake)
 	on := func(kv ...any) map[string]any {

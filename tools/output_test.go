@@ -77,6 +77,7 @@ func (h *harness) outputErr(tool string, structured any) error {
 
 // The embedded output schemas are what the result types generate today.
 func TestOutputSchemasAreCurrent(t *testing.T) {
+	t.Parallel()
 	got := map[string]any{}
 	for key, gen := range tools.OutputTypes() {
 		got[key] = gen()

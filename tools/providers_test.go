@@ -87,6 +87,7 @@ func keyIDs(list map[string]any) []string {
 // TestBehaviourSuiteLifecycle runs one lifecycle against every provider,
 // through its contract fake, and checks each answer and the audit trail.
 func TestBehaviourSuiteLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, p := range platforms() {
 		t.Run(p.name, func(t *testing.T) {
 			h, _ := p.harness(t)
@@ -175,6 +176,7 @@ func TestBehaviourSuiteLifecycle(t *testing.T) {
 }
 
 func TestBehaviourSuitePolicyRefusals(t *testing.T) {
+	t.Parallel()
 	byName := map[string]platform{}
 	for _, p := range platforms() {
 		byName[p.name] = p
@@ -203,6 +205,7 @@ func TestBehaviourSuitePolicyRefusals(t *testing.T) {
 // TestBehaviourSuiteUpstreamFailures: every way a platform can fail ends in a
 // clear tool error, no panic, no credential in the text, and an audit record.
 func TestBehaviourSuiteUpstreamFailures(t *testing.T) {
+	t.Parallel()
 	faults := []struct {
 		name  string
 		fault fakeserver.Fault
@@ -267,6 +270,7 @@ func TestBehaviourSuiteUpstreamFailures(t *testing.T) {
 }
 
 func TestBehaviourSuiteNotFound(t *testing.T) {
+	t.Parallel()
 	for _, p := range platforms() {
 		if !p.manage {
 			continue
@@ -285,6 +289,7 @@ func TestBehaviourSuiteNotFound(t *testing.T) {
 // revokes them when their deadline passes, and an emulated rotation's grace
 // ends the same way. Both are audited.
 func TestKeywardEnforcedExpiryOnVast(t *testing.T) {
+	t.Parallel()
 	var vast platform
 	for _, p := range platforms() {
 		if p.name == "vast" {
@@ -341,6 +346,7 @@ func byName(t *testing.T, name string) platform {
 // Vast.ai says so or a listing shows the key gone; otherwise keyward keeps
 // its record and says the key still works.
 func TestBehaviourSuiteVastRevokeNeedsProof(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "vast").harness(t)
 	f := fk.(*vastfake.Fake)
 	on := func(kv ...any) map[string]any {
@@ -374,6 +380,7 @@ func TestBehaviourSuiteVastRevokeNeedsProof(t *testing.T) {
 // TestBehaviourSuiteVastCredential400: Vast.ai answers a rejected key with
 // 400 on its key list; keyward names VAST_API_KEY, as for a 401.
 func TestBehaviourSuiteVastCredential400(t *testing.T) {
+	t.Parallel()
 	f := vastfake.New()
 	defer f.Close()
 	h := newHarness(t, withEnv("VAST_API_KEY", strings.Repeat("cd", 32), "VAST_API_URL", f.URL(), "KEYWARD_PROVIDER_RETRIES", "0"))
@@ -385,6 +392,7 @@ func TestBehaviourSuiteVastCredential400(t *testing.T) {
 // TestBehaviourSuiteLyceumNullIsInactive: Lyceum's own CLI shows a key whose
 // is_active is null as inactive; so does keyward, and enabling it works.
 func TestBehaviourSuiteLyceumNullIsInactive(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lyceum").harness(t)
 	f := fk.(*lyceumfake.Fake)
 	id, secret := f.AddKey("dormant", nil)
@@ -403,6 +411,7 @@ func TestBehaviourSuiteLyceumNullIsInactive(t *testing.T) {
 // keys are a provider of their own (lyceum-org) with the same tools, and
 // Lyceum's regenerate is its native rotation.
 func TestBehaviourSuiteLyceumOrganisation(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lyceum").harness(t, "LYCEUM_ORG", lyceumfake.OrgSlug)
 	f := fk.(*lyceumfake.Fake)
 	on := func(kv ...any) map[string]any {
@@ -445,6 +454,7 @@ func TestBehaviourSuiteLyceumOrganisation(t *testing.T) {
 // TestBehaviourSuiteLiumNarrowest: Lium keys get only what lium.io accepts
 // (no billing scope) and see only the pods they create.
 func TestBehaviourSuiteLiumNarrowest(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lium").harness(t, "KEYWARD_ALLOWED_SCOPES_LIUM", "read,rent,manage")
 	f := fk.(*liumfake.Fake)
 	var names []string
@@ -461,6 +471,7 @@ func TestBehaviourSuiteLiumNarrowest(t *testing.T) {
 // TestBehaviourSuiteLurusUnconfirmed: a 2xx that names no account on Lurus's
 // guessed route confirms nothing, and keyward says so instead of "valid".
 func TestBehaviourSuiteLurusUnconfirmed(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lurus").harness(t)
 	f := fk.(*lurusfake.Fake)
 	f.AnswerWithoutAccount(`{}`)
@@ -475,6 +486,7 @@ func TestBehaviourSuiteLurusUnconfirmed(t *testing.T) {
 // listing proves it), never "no such key"; a 2xx that says it did not delete
 // is an error that keeps keyward's record, and the key still works.
 func TestBehaviourSuiteRevokeAfterALostAnswer(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"lyceum", "lium"} {
 		t.Run(name, func(t *testing.T) {
 			h, f := byName(t, name).harness(t)
@@ -509,6 +521,7 @@ func TestBehaviourSuiteRevokeAfterALostAnswer(t *testing.T) {
 // workspace LIUM_API_KEY acts in, as Lium's CLI does, not those of the
 // session's own workspace.
 func TestBehaviourSuiteLiumWorkspace(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lium").harness(t)
 	f := fk.(*liumfake.Fake)
 	personal, _ := f.AddKey(liumfake.PersonalWorkspaceID, "the session's own", []string{"read"})
@@ -528,6 +541,7 @@ func TestBehaviourSuiteLiumWorkspace(t *testing.T) {
 // What a platform says of a new key reaches the caller: a Lium server that
 // did not record the narrow pod visibility is named in the result's notes.
 func TestBehaviourSuitePlatformNotesReachTheResult(t *testing.T) {
+	t.Parallel()
 	h, fk := byName(t, "lium").harness(t)
 	f := fk.(*liumfake.Fake)
 	f.IgnorePodVisibility()

@@ -15,6 +15,7 @@ import (
 // A create whose process died between creating the key and recording it is
 // undone: the key is revoked, its secret file removed, and the audit says so.
 func TestReconcileUndoesInterruptedCreates(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := t.Context()
 	db := h.app.Store.DB()

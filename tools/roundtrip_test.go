@@ -80,6 +80,7 @@ func resultText(res map[string]any) string {
 // declined and cancelled answers, and forged, edited, replayed and
 // misdirected states, which do nothing.
 func TestConfirmByMultiRoundTrip(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "true"))
 	mk := func(name string) string { return h.ok("create_key", map[string]any{"name": name})["key_id"].(string) }
 	alive := func(id string) bool { return strings.Contains(strings.Join(keyIDs(h.ok("list_keys", nil)), ","), id) }
@@ -160,6 +161,7 @@ func TestConfirmByMultiRoundTrip(t *testing.T) {
 // A client that does not declare elicitation is not asked: the act goes
 // ahead as could_not_ask (or is refused with KEYWARD_CONFIRM=required).
 func TestModernClientWithoutElicitationIsNotAsked(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "required"))
 	id := h.ok("create_key", map[string]any{"name": "x"})["key_id"].(string)
 	resp := modern(t, h, "tools/call", map[string]any{"name": "revoke_key", "arguments": map[string]any{"key_id": id}}, false)
@@ -172,6 +174,7 @@ func TestModernClientWithoutElicitationIsNotAsked(t *testing.T) {
 // A new secret is shown to the human by multi round-trip in elicit mode:
 // it waits in its file until the answer; acknowledged, the file goes.
 func TestRevealByMultiRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, ack := range []bool{true, false} {
 		h := newHarness(t, withEnv("KEYWARD_REVEAL", "elicit", "KEYWARD_CONFIRM", "false"))
 		res := callModern(t, h, "create_key", map[string]any{"name": "shown"}, nil, "")
@@ -207,6 +210,7 @@ func TestRevealByMultiRoundTrip(t *testing.T) {
 // An answer used on one replica cannot be used again on another: replicas
 // share the sealing key and the record of spent answers (the database).
 func TestAnAnswerIsUsedOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	db := t.TempDir() + "/keyward.db"
 	key := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
 	a := newHarness(t, withEnv("KEYWARD_DB", db, "KEYWARD_STATE_KEY", key, "KEYWARD_CONFIRM", "true"))

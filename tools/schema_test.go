@@ -29,6 +29,7 @@ func jsonFields(t reflect.Type) []string {
 // The struct a tool's arguments bind to has exactly the properties its schema
 // declares: what the model is told and what the handler reads are one list.
 func TestArgumentStructsMatchSchemas(t *testing.T) {
+	t.Parallel()
 	for _, d := range all(Surface{Configured: []string{"local"}, Known: []string{"local"}, DefaultTTL: "30d", MaxTTL: "90d"}) {
 		props := make([]string, 0, len(d.tool.InputSchema.Properties))
 		for p := range d.tool.InputSchema.Properties {

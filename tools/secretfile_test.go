@@ -40,6 +40,7 @@ func onlyFiles(t *testing.T, h *harness, want ...string) {
 }
 
 func TestSecretFileKeepsItsPathAcrossNativeRotation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false"))
 	created := h.ok("create_key", map[string]any{"name": "svc"})
 	id, path := created["key_id"].(string), created["secret_file"].(string)
@@ -97,6 +98,7 @@ func TestSecretFileKeepsItsPathAcrossNativeRotation(t *testing.T) {
 // key; it takes over the old key's file, whose secret stays beside it until
 // keyward revokes the old key.
 func TestSecretFileKeepsItsPathAcrossReplacement(t *testing.T) {
+	t.Parallel()
 	h, _ := vastPlatform(t).harness(t, "KEYWARD_REVEAL", "file", "KEYWARD_CONFIRM", "false")
 	created := h.ok("create_key", vastOn("name", "svc", "expires_in", "30d"))
 	k1, path := created["key_id"].(string), created["secret_file"].(string)
@@ -159,6 +161,7 @@ func TestSecretFileKeepsItsPathAcrossReplacement(t *testing.T) {
 // the human acknowledged leaves no current file; the old secret, which was in
 // the file, stays beside it until its grace ends.
 func TestSecretFileInElicitMode(t *testing.T) {
+	t.Parallel()
 	hu := &human{action: mcp.ElicitationResponseActionDecline}
 	h := newHarness(t, withHuman(hu), withEnv("KEYWARD_REVEAL", "elicit", "KEYWARD_CONFIRM", "false"))
 	created := h.ok("create_key", map[string]any{"name": "svc"})
@@ -193,6 +196,7 @@ func TestSecretFileInElicitMode(t *testing.T) {
 // Inline mode writes no file; a file an earlier setting left is the old
 // secret's, and is kept beside its path only for the grace.
 func TestSecretFileInInlineMode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline", "KEYWARD_CONFIRM", "false"))
 	id := h.ok("create_key", map[string]any{"name": "svc"})["key_id"].(string)
 	rot := h.ok("rotate_key", map[string]any{"key_id": id, "grace": "1h"})
@@ -207,6 +211,7 @@ func TestSecretFileInInlineMode(t *testing.T) {
 // was recorded is undone by recovery: the new key is revoked, and the old
 // secret goes back into its file, whether or not the new one had reached it.
 func TestRecoveryGivesATakenOverFileBack(t *testing.T) {
+	t.Parallel()
 	for _, switched := range []bool{true, false} {
 		t.Run(map[bool]string{true: "after the switch", false: "before the switch"}[switched], func(t *testing.T) {
 			h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false"))
@@ -251,6 +256,7 @@ func TestRecoveryGivesATakenOverFileBack(t *testing.T) {
 // removed. Files younger than the journal's lease may belong to a change in
 // flight and are left alone.
 func TestRecoverySettlesLeftoverFiles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false"))
 	ctx := t.Context()
 	created := h.ok("create_key", map[string]any{"name": "svc"})
@@ -289,6 +295,7 @@ func TestRecoverySettlesLeftoverFiles(t *testing.T) {
 // its secret stays beside the file (and the answer says where) until the old
 // key is revoked.
 func TestSecretFileOfAnOldKeyThatCouldNotBeRevoked(t *testing.T) {
+	t.Parallel()
 	h, fk := vastPlatform(t).harness(t, "KEYWARD_REVEAL", "file", "KEYWARD_CONFIRM", "false")
 	created := h.ok("create_key", vastOn("name", "svc", "expires_in", "30d"))
 	k1, path := created["key_id"].(string), created["secret_file"].(string)

@@ -21,6 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata snapshots")
 // every tool, so a change to what models see is a visible diff in review.
 // Regenerate with: go test ./tools -run Snapshot -update
 func TestToolSurfaceSnapshot(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	res, err := h.client.ListTools(context.Background(), mcp.ListToolsRequest{})
 	require.NoError(t, err)
@@ -47,6 +48,7 @@ func TestToolSurfaceSnapshot(t *testing.T) {
 }
 
 func TestReadOnlyModeAndAllowlist(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_READ_ONLY", "true"))
 	res, err := h.client.ListTools(context.Background(), mcp.ListToolsRequest{})
 	require.NoError(t, err)
@@ -66,6 +68,7 @@ func TestReadOnlyModeAndAllowlist(t *testing.T) {
 
 // Descriptions quote the lifetimes in force, not the defaults.
 func TestDescriptionsFollowThePolicy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_DEFAULT_TTL", "7d", "KEYWARD_MAX_TTL", "14d"))
 	res, err := h.client.ListTools(context.Background(), mcp.ListToolsRequest{})
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ func mask(s string) string { return s[:7] + "…" + s[len(s)-4:] }
 // validate_key reads a secret file keyward wrote, so the agent never reads
 // the secret into the conversation to check it.
 func TestValidateKeyFromASecretFile(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false"))
 	created := h.ok("create_key", map[string]any{"name": "svc"})
 	id, path := created["key_id"].(string), created["secret_file"].(string)
@@ -60,6 +61,7 @@ func TestValidateKeyFromASecretFile(t *testing.T) {
 // Anything but a regular secret file inside KEYWARD_SECRETS_DIR is refused,
 // with a sentence that says why and what to do, and never what the file holds.
 func TestValidateKeyRefusesFilesItDidNotWrite(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	created := h.ok("create_key", map[string]any{"name": "svc"})
 	path := created["secret_file"].(string)
@@ -112,6 +114,7 @@ func TestValidateKeyRefusesFilesItDidNotWrite(t *testing.T) {
 // A path is not a secret to the scan that refuses secrets where none belong,
 // but a secret passed as a path is.
 func TestValidateKeySecretFileIsScannedForSecrets(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("KEYWARD_REVEAL", "inline"))
 	s := h.ok("create_key", map[string]any{"name": "svc"})["secret"].(string)
 	msg := h.fail("validate_key", map[string]any{"secret_file": "/tmp/" + s + ".key"})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestPanicBecomesErrorResultWithoutThePanicValue(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	d := definition{
 		tool: mcp.NewTool("explode"),

@@ -18,6 +18,7 @@ import (
 // upstream or in keyward's state, answers what would be done, and leaves an
 // audit record that says it was a dry run.
 func TestDryRunsChangeNothingAndSayWhatWouldHappen(t *testing.T) {
+	t.Parallel()
 	caps := rotateCaps
 	caps.Expiry = provider.ExpiryNone
 	e := newEnv(t, caps, policy.ConfirmAsk)
@@ -106,6 +107,7 @@ func TestDryRunsChangeNothingAndSayWhatWouldHappen(t *testing.T) {
 // Without a human to ask, a dry run says what the real call would do: go
 // ahead unasked, or be refused where confirmations are required.
 func TestDryRunsSayWhetherTheHumanWouldBeAsked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmAsk)
 	res, err := e.m.CreateKey(context.Background(), CreateArgs{Provider: "fake", Name: "w", Scopes: []string{"write"}, DryRun: true})
 	require.NoError(t, err)

@@ -250,6 +250,7 @@ func (e *env) seed(t *testing.T, name string) string {
 var errBoom = errors.New("boom")
 
 func TestCreateUndoesAKeyWhoseSecretCannotBeDelivered(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
 	e.secrets.deliverErr = errBoom
 	_, err := e.m.CreateKey(context.Background(), CreateArgs{Provider: "fake", Name: "x"})
@@ -266,6 +267,7 @@ func TestCreateUndoesAKeyWhoseSecretCannotBeDelivered(t *testing.T) {
 // A create whose delivery and undo both fail keeps the new key's id — in the
 // error, the audit record and the journal — and Reconcile finishes the undo.
 func TestCreateWhoseUndoFailsIsFinishedByReconcile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
 	e.secrets.deliverErr = errBoom
 	e.f.fail("revoke", 1, provider.Errorf(provider.KindUpstream, "fake", "down"))
@@ -288,6 +290,7 @@ func TestCreateWhoseUndoFailsIsFinishedByReconcile(t *testing.T) {
 // The drift the review found: a re-issue whose delivery and undo both fail
 // lost the replacement's id. Now it is kept everywhere, and the old key is untouched.
 func TestReissueWhoseDeliveryAndUndoFailKeepsTheReplacementID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
 	old := e.seed(t, "old")
 	e.secrets.deliverErr = errBoom
@@ -310,6 +313,7 @@ func TestReissueWhoseDeliveryAndUndoFailKeepsTheReplacementID(t *testing.T) {
 }
 
 func TestReissueWhoseCreateFailsLeavesTheOldKey(t *testing.T) {
+	t.Parallel()
 	for _, changed := range []provider.Changed{provider.ChangedNo, provider.ChangedUnknown} {
 		t.Run(string(changed), func(t *testing.T) {
 			e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
@@ -334,6 +338,7 @@ func TestReissueWhoseCreateFailsLeavesTheOldKey(t *testing.T) {
 // be revoked, the answer says so, the old key's record stays, and its own
 // audit record says what happened.
 func TestReissueWhoseOldKeyCannotBeRevoked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
 	old := e.seed(t, "old")
 	e.f.fail("revoke", 1, provider.Errorf(provider.KindUpstream, "fake", "down"))
@@ -353,6 +358,7 @@ func TestReissueWhoseOldKeyCannotBeRevoked(t *testing.T) {
 }
 
 func TestRotationByReissueWithGraceSchedulesTheOldKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmOff)
 	old := e.seed(t, "old")
 	res, err := e.m.RotateKey(context.Background(), RotateArgs{Provider: "fake", KeyID: old, Grace: "2h"})
@@ -369,6 +375,7 @@ func TestRotationByReissueWithGraceSchedulesTheOldKey(t *testing.T) {
 }
 
 func TestNativeRotationWhoseSecretCannotBeDelivered(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, rotateCaps, policy.ConfirmOff)
 	id := e.seed(t, "k")
 	e.secrets.deliverErr = errBoom
@@ -388,6 +395,7 @@ func (h *decliningHuman) ShowSecret(context.Context, caller.Reveal) (bool, error
 
 // Nothing reaches the platform before the human and the policy said yes.
 func TestDeclinesAndRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, noExpiryCaps, policy.ConfirmAsk)
 	old := e.seed(t, "old")
 	h := &decliningHuman{}

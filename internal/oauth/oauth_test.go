@@ -58,6 +58,7 @@ func (e *env) with(k string, v any) map[string]any {
 }
 
 func TestAValidTokenGrantsWhatItsScopesSay(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
@@ -90,6 +91,7 @@ func TestAValidTokenGrantsWhatItsScopesSay(t *testing.T) {
 }
 
 func TestTokensThatMustBeRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other := oauthtest.RSAKey(t)
 	now := e.clock.Now()
@@ -155,6 +157,7 @@ func TestTokensThatMustBeRefused(t *testing.T) {
 // A flood of tokens naming unknown keys makes keyward fetch the issuer's keys
 // at most once a MinRefetch, and tokens with known keys never wait on it.
 func TestUnknownKeysDoNotMakeKeywardHammerTheIssuer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
@@ -175,6 +178,7 @@ func TestUnknownKeysDoNotMakeKeywardHammerTheIssuer(t *testing.T) {
 // An issuer that cannot be reached is a 503 that says so, not a refusal of
 // the token; keys already fetched keep working.
 func TestAnUnreachableIssuer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, err := e.v.Verify(context.Background(), e.is.Token("k1", jose.RS256, "at+jwt", e.claims()))
 	require.NoError(t, err)
@@ -194,6 +198,7 @@ func TestAnUnreachableIssuer(t *testing.T) {
 }
 
 func TestSettingsAreChecked(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		s    Settings
 		want string
@@ -214,6 +219,7 @@ func TestSettingsAreChecked(t *testing.T) {
 
 // Metadata that names another issuer is not trusted for this one's keys.
 func TestMetadataMustNameTheIssuer(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	var srv *httptest.Server
 	mux.HandleFunc("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {

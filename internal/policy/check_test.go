@@ -12,6 +12,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	local := &testProvider{
 		name: "local", title: "the local authority",
 		caps:     provider.Capabilities{Manage: true, Scopes: true},

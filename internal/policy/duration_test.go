@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	ok := []struct {
 		in   string
 		want time.Duration
@@ -86,6 +87,7 @@ func TestParseDuration(t *testing.T) {
 // The units are exactly those of the tool schema's pattern
 // ^(never|([0-9]+[smhdwy])+)$ and the README: s, m, h, d, w, y.
 func TestParseDurationUnitsMatchTheSchema(t *testing.T) {
+	t.Parallel()
 	for c := 'a'; c <= 'z'; c++ {
 		_, err := ParseDuration("2" + string(c))
 		if strings.ContainsRune("smhdwy", c) {
@@ -103,6 +105,7 @@ func TestParseDurationUnitsMatchTheSchema(t *testing.T) {
 // An echoed value never carries a secret pasted into the wrong field, nor a
 // megabyte of it.
 func TestDurationErrorsMaskAndBoundTheValue(t *testing.T) {
+	t.Parallel()
 	key := "kw_" + strings.Repeat("Ab3", 16) + "x"
 	for _, parse := range []func(string) (time.Duration, error){ParseDuration, ParseExpiry} {
 		_, err := parse(key)
@@ -118,6 +121,7 @@ func TestDurationErrorsMaskAndBoundTheValue(t *testing.T) {
 }
 
 func TestParseExpiry(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"never", "NEVER", " Never "} {
 		d, err := ParseExpiry(in)
 		require.NoError(t, err, in)
@@ -154,6 +158,7 @@ func TestParseExpiry(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   time.Duration
 		want string
@@ -179,6 +184,7 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestFormatParseRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, d := range []time.Duration{Never, time.Minute, 90 * time.Minute, time.Hour, 36 * time.Hour,
 		Day, 7 * Day, 30 * Day, 90 * Day, Year, 366 * Day, 5 * Year, 100 * Year} {
 		back, err := ParseExpiry(FormatDuration(d))

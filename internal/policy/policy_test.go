@@ -291,6 +291,7 @@ func cases() []policyCase {
 }
 
 func TestPolicyTable(t *testing.T) {
+	t.Parallel()
 	cs := cases()
 	require.GreaterOrEqual(t, len(cs), 40)
 	names := map[string]bool{}
@@ -364,6 +365,7 @@ func TestPolicyTable(t *testing.T) {
 // The caller's request slice is not aliased by the decision, and the
 // provider's or operator's defaults cannot be changed through it.
 func TestPolicyResultsAreCopies(t *testing.T) {
+	t.Parallel()
 	rules := policy.Rules{
 		DefaultScopes: map[string][]string{"vast": {"machine_read"}},
 		AllowedScopes: map[string][]string{"vast": {"machine_read", "instance_read"}},
@@ -385,6 +387,7 @@ func TestPolicyResultsAreCopies(t *testing.T) {
 }
 
 func TestCeilingAndDefaults(t *testing.T) {
+	t.Parallel()
 	p := policy.New(policy.Rules{})
 	assert.Equal(t, []string{"instance_read", "instance_write", "user_read", "machine_read", "machine_write", "misc"}, p.Ceiling(vastP))
 	assert.Equal(t, []string{"read", "write"}, p.Ceiling(localP))
@@ -404,6 +407,7 @@ func TestCeilingAndDefaults(t *testing.T) {
 }
 
 func TestRefusalError(t *testing.T) {
+	t.Parallel()
 	r := &policy.Refusal{Reason: "no", Setting: "KEYWARD_X"}
 	assert.Equal(t, "refused by keyward policy: no (an operator can change this with KEYWARD_X)", r.Error())
 	r = &policy.Refusal{Reason: "no"}
@@ -417,6 +421,7 @@ func TestRefusalError(t *testing.T) {
 // A sub-second "now" (what time.Now returns) must not push an exact preset
 // request down to a shorter preset.
 func TestExpiryPresetsWithSubSecondNow(t *testing.T) {
+	t.Parallel()
 	p := policy.New(policy.Rules{MaxTTL: policy.Year})
 	for _, frac := range []time.Duration{time.Nanosecond, 500 * time.Millisecond, 999 * time.Millisecond} {
 		n := now.Add(frac)
@@ -436,6 +441,7 @@ func TestExpiryPresetsWithSubSecondNow(t *testing.T) {
 }
 
 func TestExpiryForCreateTruncatesToSeconds(t *testing.T) {
+	t.Parallel()
 	p := policy.New(policy.Rules{})
 	n := now.Add(1234567 * time.Microsecond).In(time.FixedZone("X", 3600))
 	for _, prov := range []provider.Provider{localP, vastP, lyceumP} {
@@ -451,6 +457,7 @@ func TestExpiryForCreateTruncatesToSeconds(t *testing.T) {
 // Keep (rotation, re-issue) never yields a later deadline than the
 // predecessor's, on any kind of provider, for any deadline.
 func TestKeepNeverOutlivesThePredecessor(t *testing.T) {
+	t.Parallel()
 	p := policy.New(policy.Rules{})
 	provs := []provider.Provider{localP, vastP, lyceumP, lurusP, presetsNoNever}
 	offsets := []time.Duration{-48 * time.Hour, -time.Second, 0, time.Second, time.Hour, day, 6 * day, 7*day - time.Second,

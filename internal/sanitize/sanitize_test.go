@@ -10,6 +10,7 @@ import (
 )
 
 func TestEscape(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"plain name":             "plain name",
 		"déploiement ✓":          "déploiement ✓",
@@ -44,6 +45,7 @@ func FuzzEscape(f *testing.F) {
 }
 
 func TestLogAttrMasksSecretsAndCredentials(t *testing.T) {
+	t.Parallel()
 	var buf strings.Builder
 	key := "vk_live_0123456789abcdefSECRET"
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: LogAttr([]string{key, "short"})}))

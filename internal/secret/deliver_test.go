@@ -14,6 +14,7 @@ import (
 )
 
 func TestParseMode(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]Mode{"": ModeFile, "file": ModeFile, "inline": ModeInline, "elicit": ModeElicit} {
 		got, err := ParseMode(in)
 		require.NoError(t, err, in)
@@ -35,6 +36,7 @@ func perm(t *testing.T, path string) os.FileMode {
 }
 
 func TestFileName(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "vast-123.key", FileName("vast", "123"))
 	assert.Equal(t, "local-key_abc.key", FileName("local", "key_abc"))
 	for _, id := range []string{"../../etc/passwd", "a/b", `a\b`, "x y", "..", "/", "a:b"} {
@@ -48,6 +50,7 @@ func TestFileName(t *testing.T) {
 }
 
 func TestWriteFileCreatesPrivateFileInPrivateDir(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "a", "secrets")
 	key := mustGenerate(t)
 	path, err := WriteFile(dir, "local", "key_1", key)
@@ -61,6 +64,7 @@ func TestWriteFileCreatesPrivateFileInPrivateDir(t *testing.T) {
 }
 
 func TestWriteFileTightensExistingDir(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "secrets")
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	require.NoError(t, os.Chmod(dir, 0o755)) // whatever the umask
@@ -72,6 +76,7 @@ func TestWriteFileTightensExistingDir(t *testing.T) {
 }
 
 func TestEnsurePrivateDir(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir := filepath.Join(base, "x", "y")
 	require.NoError(t, EnsurePrivateDir(dir))
@@ -88,6 +93,7 @@ func TestEnsurePrivateDir(t *testing.T) {
 }
 
 func TestWriteFileNeverOverwrites(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	first, second, third := mustGenerate(t), mustGenerate(t), mustGenerate(t)
 
@@ -121,6 +127,7 @@ func TestWriteFileNeverOverwrites(t *testing.T) {
 }
 
 func TestWriteFileDoesNotFollowAnExistingSymlink(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	target := filepath.Join(t.TempDir(), "elsewhere")
 	require.NoError(t, os.WriteFile(target, []byte("keep me"), 0o644))
@@ -134,6 +141,7 @@ func TestWriteFileDoesNotFollowAnExistingSymlink(t *testing.T) {
 }
 
 func TestWriteFileGivesUpAfterMaxVersions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, EnsurePrivateDir(dir))
 	for n := 1; n <= maxFileVersions; n++ {
@@ -154,6 +162,7 @@ func TestWriteFileGivesUpAfterMaxVersions(t *testing.T) {
 }
 
 func TestWriteFileErrorNamesSettingNotSecret(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	blocker := filepath.Join(base, "not-a-dir")
 	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
@@ -166,6 +175,7 @@ func TestWriteFileErrorNamesSettingNotSecret(t *testing.T) {
 }
 
 func TestRemoveFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	removed, err := RemoveFile(filepath.Join(dir, "missing.key"))
 	require.NoError(t, err)
@@ -188,6 +198,7 @@ func TestRemoveFile(t *testing.T) {
 // are made 0600 whenever keyward uses the directory; links and other files
 // are not touched.
 func TestWriteFileTightensExistingSecretFiles(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "secrets")
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	old := filepath.Join(dir, "vast-1.key")
@@ -209,6 +220,7 @@ func TestWriteFileTightensExistingSecretFiles(t *testing.T) {
 }
 
 func TestTightenDir(t *testing.T) {
+	t.Parallel()
 	require.NoError(t, TightenDir(filepath.Join(t.TempDir(), "missing")), "nothing to tighten yet")
 
 	dir := t.TempDir()
@@ -228,6 +240,7 @@ func TestTightenDir(t *testing.T) {
 // When a mode cannot be changed (keyward is not the owner), the error names
 // the file and what to run, and never holds the secret in it.
 func TestTightenDirSaysHowToFixWhatItCannotChange(t *testing.T) {
+	// Not parallel: it replaces the package's chmod.
 	chmod = func(name string, _ os.FileMode) error {
 		return &fs.PathError{Op: "chmod", Path: name, Err: syscall.EPERM}
 	}
@@ -256,6 +269,7 @@ func TestTightenDirSaysHowToFixWhatItCannotChange(t *testing.T) {
 // A rotation replaces a file's content in place: same path, 0600, and the
 // old secret kept beside it when asked; nothing else is left in the directory.
 func TestReplaceFileKeepsThePath(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "secrets")
 	first, second, third := mustGenerate(t), mustGenerate(t), mustGenerate(t)
 	path, err := WriteFile(dir, "local", "key_1", first)
@@ -286,6 +300,7 @@ func TestReplaceFileKeepsThePath(t *testing.T) {
 
 // A planted link at the file's path is replaced, never written through.
 func TestReplaceFileDoesNotFollowALink(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	target := filepath.Join(t.TempDir(), "elsewhere")
 	require.NoError(t, os.WriteFile(target, []byte("keep me"), 0o644))
@@ -306,6 +321,7 @@ func TestReplaceFileDoesNotFollowALink(t *testing.T) {
 }
 
 func TestReplaceFileRefusesAPathOutsideTheDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := mustGenerate(t)
 	err := ReplaceFile(dir, filepath.Join(t.TempDir(), "vast-1.key"), key)
@@ -315,6 +331,7 @@ func TestReplaceFileRefusesAPathOutsideTheDirectory(t *testing.T) {
 }
 
 func TestKeepPreviousWithNothingToKeep(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	kept, err := KeepPrevious(filepath.Join(dir, "vast-1.key"))
 	require.NoError(t, err)
@@ -327,6 +344,7 @@ func TestKeepPreviousWithNothingToKeep(t *testing.T) {
 // Undoing a take-over puts the kept secret back, whether the new one had
 // reached the file or was still staged.
 func TestRestorePrevious(t *testing.T) {
+	t.Parallel()
 	for _, switched := range []bool{true, false} {
 		dir := t.TempDir()
 		old, next := mustGenerate(t), mustGenerate(t)
@@ -350,6 +368,7 @@ func TestRestorePrevious(t *testing.T) {
 }
 
 func TestTightenDirTightensPreviousFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	prev := filepath.Join(dir, "local-key_1.key.previous")
 	require.NoError(t, os.WriteFile(prev, []byte("s"), 0o600))

@@ -36,6 +36,7 @@ func assertNoLeak(t *testing.T, key string, err error) {
 }
 
 func TestGenerateIsWellFormed(t *testing.T) {
+	t.Parallel()
 	for range 200 {
 		k := mustGenerate(t)
 		require.Len(t, k, KeyLen)
@@ -49,6 +50,7 @@ func TestGenerateIsWellFormed(t *testing.T) {
 }
 
 func TestGenerateUnique(t *testing.T) {
+	t.Parallel()
 	const n = 20000
 	seen := make(map[string]bool, n)
 	bodies := make(map[string]bool, n)
@@ -64,6 +66,7 @@ func TestGenerateUnique(t *testing.T) {
 }
 
 func TestGenerateUsesWholeAlphabet(t *testing.T) {
+	t.Parallel()
 	// 256 random bits in 43 base62 digits: the first digit is small (62^43 is
 	// far above 2^256), the others should cover the alphabet.
 	counts := map[byte]int{}
@@ -79,6 +82,7 @@ func TestGenerateUsesWholeAlphabet(t *testing.T) {
 // Every single-character substitution, at every position, by every other
 // base62 character, is caught offline.
 func TestCheckFormatRejectsEverySingleSubstitution(t *testing.T) {
+	t.Parallel()
 	for range 8 {
 		key := mustGenerate(t)
 		for pos := 0; pos < len(key); pos++ {
@@ -111,6 +115,7 @@ func TestCheckFormatRejectsEverySingleSubstitution(t *testing.T) {
 }
 
 func TestCheckFormatRejectsNonAlphabetSubstitutions(t *testing.T) {
+	t.Parallel()
 	key := mustGenerate(t)
 	for pos := len(Prefix); pos < len(key); pos++ {
 		for _, c := range []string{"-", "_", "+", "/", "=", " ", ".", "\x00", "\xff"} {
@@ -127,6 +132,7 @@ func TestCheckFormatRejectsNonAlphabetSubstitutions(t *testing.T) {
 }
 
 func TestCheckFormatTranspositionsAndDeletions(t *testing.T) {
+	t.Parallel()
 	key := mustGenerate(t)
 	for pos := len(Prefix); pos < len(key)-1; pos++ {
 		if key[pos] == key[pos+1] {
@@ -141,6 +147,7 @@ func TestCheckFormatTranspositionsAndDeletions(t *testing.T) {
 }
 
 func TestCheckFormatMessages(t *testing.T) {
+	t.Parallel()
 	key := mustGenerate(t)
 	cases := []struct {
 		name, in, want string
@@ -172,6 +179,7 @@ func TestCheckFormatMessages(t *testing.T) {
 }
 
 func TestHash(t *testing.T) {
+	t.Parallel()
 	// Known SHA-256 vector.
 	assert.Equal(t, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Hash("abc"))
 	key := mustGenerate(t)
@@ -186,6 +194,7 @@ func TestHash(t *testing.T) {
 }
 
 func TestStartLast4Mask(t *testing.T) {
+	t.Parallel()
 	for range 50 {
 		key := mustGenerate(t)
 		assert.Equal(t, key[:7], Start(key))
@@ -207,6 +216,7 @@ func TestStartLast4Mask(t *testing.T) {
 
 // However short or odd the input, the mask shows at most 3/4 of it.
 func TestMaskNeverShowsMostOfAString(t *testing.T) {
+	t.Parallel()
 	inputs := []string{"a", "ab", "a_b", "_abcdefg", "abcdefg_", "abcdefgh", "ab_cdefgh",
 		"very_long_prefix_before_the_underscore_x", "x_" + strings.Repeat("z", 40)}
 	for n := 1; n <= 60; n++ {
@@ -221,6 +231,7 @@ func TestMaskNeverShowsMostOfAString(t *testing.T) {
 }
 
 func TestEncodeUintIsInjectiveForCRC32(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "000000", encodeUint(0, checksumLen))
 	assert.Equal(t, "4gfFC3", encodeUint(1<<32-1, checksumLen))
 	assert.Equal(t, "000010", encodeUint(62, checksumLen))

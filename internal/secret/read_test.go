@@ -10,6 +10,7 @@ import (
 )
 
 func TestReadFileReadsWhatKeywardWrote(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	dir := filepath.Join(base, "secrets")
 	key := mustGenerate(t)
@@ -39,6 +40,7 @@ func TestReadFileReadsWhatKeywardWrote(t *testing.T) {
 }
 
 func TestReadFileRefuses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := mustGenerate(t)
 	outside := filepath.Join(t.TempDir(), "vast-1.key")

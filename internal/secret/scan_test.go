@@ -69,6 +69,7 @@ func assertNoPiece(t *testing.T, text, secret string) {
 }
 
 func TestScanFindsEachShape(t *testing.T) {
+	t.Parallel()
 	key := mustGenerate(t)
 	typo := key[:10] + string(base62[(strings.IndexByte(base62, key[10])+1)%62]) + key[11:]
 	vast, lyceum, lurus, lium, session := vastKey(), lyceumKey(), lurusKey(), liumKey(), liumSession()
@@ -124,6 +125,7 @@ func TestScanFindsEachShape(t *testing.T) {
 // Random secrets of every shape, many times: the generic rule must catch the
 // kinds of random text platforms issue, not just the examples above.
 func TestScanFindsRandomSecrets(t *testing.T) {
+	t.Parallel()
 	gens := map[string]func() string{
 		"keyward":      func() string { return mustGenerate(t) },
 		"vast":         vastKey,
@@ -158,6 +160,7 @@ func TestScanFindsRandomSecrets(t *testing.T) {
 // Ids, names, paths and prose are never masked: an agent must still be able
 // to read which key a message is about.
 func TestScanLeavesIDsAndWordsAlone(t *testing.T) {
+	t.Parallel()
 	texts := []string{
 		"key_0a1b2c3d4e5f", "key_0a1b2c3d4e5f6g7h8i9j0k1l",
 		"3f2b8c1e-0a9d-4e7f-8b6a-5c4d3e2f1a0b", "/keys/3f2b8c1e-0a9d-4e7f-8b6a-5c4d3e2f1a0b/",
@@ -195,6 +198,7 @@ func TestScanLeavesIDsAndWordsAlone(t *testing.T) {
 }
 
 func TestMaskTextMasks(t *testing.T) {
+	t.Parallel()
 	key, vast := mustGenerate(t), vastKey()
 	text := "created " + key + " and " + vast + " for Bearer abc123def456ghi"
 	want := "created " + Mask(key) + " and " + vast[:4] + "…" + vast[60:] + " for Bearer abc…ghi"
@@ -205,6 +209,7 @@ func TestMaskTextMasks(t *testing.T) {
 // A secret recognised in one place is masked in every place, even where its
 // surroundings alone would not give it away.
 func TestMaskTextMasksEveryOccurrence(t *testing.T) {
+	t.Parallel()
 	text := "Authorization: Bearer tok3n-abcdefgh; echoed as tok3n-abcdefgh and xtok3n-abcdefghx"
 	masked := MaskText(text)
 	assert.NotContains(t, masked, "tok3n-abcdefgh")
@@ -216,6 +221,7 @@ func TestMaskTextMasksEveryOccurrence(t *testing.T) {
 }
 
 func TestMaskTextManySecrets(t *testing.T) {
+	t.Parallel()
 	// More distinct secrets than the per-secret search handles: the one-pass
 	// search must still mask every repeat.
 	var b strings.Builder
@@ -244,6 +250,7 @@ func TestMaskTextKeepsTextWithoutSecrets(t *testing.T) {
 // On 1 MiB of text, even of the most awkward kinds, Scan and MaskText stay
 // linear: a quadratic path would take minutes here, not milliseconds.
 func TestScanIsBoundedOnHugeInput(t *testing.T) {
+	t.Parallel()
 	const size = 1 << 20
 	fill := func(unit string) string { return strings.Repeat(unit, size/len(unit)) }
 	inputs := map[string]string{
@@ -269,6 +276,7 @@ func TestScanIsBoundedOnHugeInput(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "", Bound("", 10))
 	assert.Equal(t, "short", Bound("short", 10))
 	assert.Equal(t, "exact", Bound("exact", 5))
@@ -291,6 +299,7 @@ func TestBound(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
+	t.Parallel()
 	key := mustGenerate(t)
 	assert.Equal(t, "key "+Mask(key), Clean("key "+key, 100))
 	assert.Equal(t, "key kw_…(56 bytes, truncated)", Clean("key "+key, 7), "masked, then bounded")
