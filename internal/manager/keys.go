@@ -280,6 +280,33 @@ func (m *Manager) live(ctx context.Context, c *call, p provider.Provider, keyID 
 	return cur, mk, deadline, nil
 }
 
+// target is a key a call is about to change: a provider that manages keys,
+// the key's lock (held), the key, keyward's record of it and its deadline.
+type target struct {
+	p        provider.Provider
+	key      *heldKey
+	cur      provider.Key
+	mk       *managedKey
+	deadline *time.Time
+}
+
+// openKey resolves the key a change is for and takes its lock; the caller
+// releases t.key. It fails, holding nothing, when the provider cannot manage
+// keys or the key is not live (see live).
+func (m *Manager) openKey(ctx context.Context, c *call, providerName, keyID string) (*target, error) {
+	p, err := m.providerThatManages(providerName)
+	if err != nil {
+		return nil, err
+	}
+	key := m.keys.lock(p.Name(), keyID)
+	cur, mk, deadline, err := m.live(ctx, c, p, keyID)
+	if err != nil {
+		key.release()
+		return nil, err
+	}
+	return &target{p: p, key: key, cur: cur, mk: mk, deadline: deadline}, nil
+}
+
 // unchanged re-reads a key after the human was asked and refuses when it
 // changed meanwhile: what they confirmed is not what would be done.
 func (m *Manager) unchanged(ctx context.Context, p provider.Provider, before provider.Key) error {
@@ -365,16 +392,12 @@ func (m *Manager) UpdateKey(ctx context.Context, a UpdateArgs) (res NewSecret, e
 	if a.Name == nil && a.Scopes == nil && strings.TrimSpace(a.ExpiresIn) == "" {
 		return res, errors.New("nothing to change: give a new name, scopes or expiry")
 	}
-	p, err := m.providerThatManages(a.Provider)
+	t, err := m.openKey(ctx, c, a.Provider, a.KeyID)
 	if err != nil {
 		return res, err
 	}
-	key := m.keys.lock(p.Name(), a.KeyID)
-	defer key.release()
-	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
-	if err != nil {
-		return res, err
-	}
+	defer t.key.release()
+	p, key, cur, mk, deadline := t.p, t.key, t.cur, t.mk, t.deadline
 	pl, err := m.plan(p, cur, mk, deadline, a.Name, a.Scopes, a.ExpiresIn)
 	if err != nil {
 		return res, err
@@ -435,16 +458,12 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 	if a.KeyID, err = keyIDArg(a.KeyID); err != nil {
 		return res, err
 	}
-	p, err := m.providerThatManages(a.Provider)
+	t, err := m.openKey(ctx, c, a.Provider, a.KeyID)
 	if err != nil {
 		return res, err
 	}
-	key := m.keys.lock(p.Name(), a.KeyID)
-	defer key.release()
-	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
-	if err != nil {
-		return res, err
-	}
+	defer t.key.release()
+	p, key, cur, mk, deadline := t.p, t.key, t.cur, t.mk, t.deadline
 	pl, err := m.plan(p, cur, mk, deadline, a.Name, a.Scopes, a.ExpiresIn)
 	if err != nil {
 		return res, err
@@ -644,16 +663,12 @@ func (m *Manager) RotateKey(ctx context.Context, a RotateArgs) (res NewSecret, e
 			return res, fmt.Errorf("grace %s is longer than the maximum of %s; the old secret should stop soon after the new one is in place", policy.FormatDuration(grace), policy.FormatDuration(MaxGrace))
 		}
 	}
-	p, err := m.providerThatManages(a.Provider)
+	t, err := m.openKey(ctx, c, a.Provider, a.KeyID)
 	if err != nil {
 		return res, err
 	}
-	key := m.keys.lock(p.Name(), a.KeyID)
-	defer key.release()
-	cur, mk, deadline, err := m.live(ctx, c, p, a.KeyID)
-	if err != nil {
-		return res, err
-	}
+	defer t.key.release()
+	p, key, cur, mk, deadline := t.p, t.key, t.cur, t.mk, t.deadline
 	if err = m.opts.Policy.ScopesForReplacement(p, cur.Scopes); err != nil {
 		return res, err
 	}
