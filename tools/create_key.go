@@ -26,7 +26,7 @@ func createKey(providers Surface) definition {
 				"minimal read-only default is applied; with no expires_in the key expires after "+providers.DefaultTTL+
 				" (at most "+providers.MaxTTL+"). Refused: scopes above the operator's ceiling, expiry above the maximum, "+
 				"\"never\" unless allowed, and on platforms without scopes (full-access keys) unless allowed. "+
-				"The secret goes where the operator chose (by default a 0600 file whose path is returned), not into "+
+				"The secret goes where the operator chose (a 0600 file whose path is returned, or a one-time link for the human), not into "+
 				"this conversation. The human may be asked to confirm write scopes.",
 			writeTool("Create key", false, false),
 			[]mcp.ToolOption{

@@ -38,7 +38,8 @@ type planJSON struct {
 	ExpiresAt    *time.Time `json:"expires_at"`
 	Narrowing    string     `json:"narrowing,omitempty"`
 	Grace        string     `json:"grace,omitempty"` // how long the old secret would keep working
-	// Human: would_ask, not_asked (confirmations are off), could_not_ask (the
+	// Human: would_ask, would_wait_for_operator (the operator approves in the
+	// console), not_asked (confirmations are off), could_not_ask (the
 	// client cannot ask; the act would go ahead unasked) or not_needed.
 	Human    string   `json:"human"`
 	Question string   `json:"question,omitempty"`
@@ -101,6 +102,8 @@ func planText(p planJSON) string {
 	switch manager.Confirmation(p.Human) {
 	case manager.WouldAsk:
 		fmt.Fprintf(&b, "\nThe human would be asked: %s", p.Question)
+	case manager.WouldWaitForOperator:
+		fmt.Fprintf(&b, "\nIt would wait for the operator's approval in keyward's console, asking: %s", p.Question)
 	case manager.NotAsked:
 		b.WriteString("\nNobody would be asked: the operator turned confirmations off.")
 	case manager.CouldNotAsk:

@@ -40,6 +40,8 @@ func secretText(verb string, r secretJSON) string {
 		fmt.Fprintf(&b, "\nSecret (shown once): %s", r.Secret)
 	case r.SecretFile != "":
 		fmt.Fprintf(&b, "\nSecret written to %s.", r.SecretFile)
+	case r.Link != "" && r.LinkShown == nil:
+		fmt.Fprintf(&b, "\nThe secret waits behind a one-time link for the human (not for you): %s", r.Link)
 	}
 	if r.ReplacedKeyID != "" {
 		fmt.Fprintf(&b, "\nReplaces %s.", r.ReplacedKeyID)

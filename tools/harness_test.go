@@ -60,6 +60,12 @@ type harnessConfig struct {
 	env   map[string]string
 	human *human
 	name  string
+	opts  []keyward.Option
+}
+
+// serving builds keyward as keyward serve does (its console's defaults).
+func serving() harnessOption {
+	return func(c *harnessConfig) { c.opts = append(c.opts, keyward.Serving()) }
 }
 
 func withEnv(kv ...string) harnessOption {
@@ -85,7 +91,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	require.NoError(t, err)
 	clk := testutil.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	logs := &testutil.SyncBuffer{}
-	app, err := keyward.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), keyward.WithClock(clk.Now))
+	app, err := keyward.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), append(hc.opts, keyward.WithClock(clk.Now))...)
 	require.NoError(t, err)
 	t.Cleanup(func() { app.Close() })
 

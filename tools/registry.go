@@ -210,7 +210,7 @@ func wrap(d definition, m *manager.Manager, rounds *Rounds, log *slog.Logger) se
 			}
 			return mcp.NewToolResultError(msg), nil
 		}
-		ctx = enrich(ctx)
+		ctx = caller.WithCall(enrich(ctx), caller.Call{Tool: d.tool.Name, ArgsHash: canonicalArgs(req)})
 		fail := func(herr error) *mcp.CallToolResult {
 			msg := scrub(say(herr), maxErrorEcho)
 			log.Debug("tool call failed", "tool", d.tool.Name, "err", msg)
@@ -227,10 +227,16 @@ func wrap(d definition, m *manager.Manager, rounds *Rounds, log *slog.Logger) se
 		if st != nil && st.Kind == kindReveal {
 			return finishReveal(ctx, m, rounds, req, st, fail), nil
 		}
+		if st != nil && st.Kind == kindLink {
+			return finishLink(ctx, m, rounds, req, st, fail), nil
+		}
 		var rt *roundTrip
 		if canAsk(ctx) {
 			rt = &roundTrip{r: rounds, req: req, args: args, state: st}
 			ctx = caller.WithHuman(ctx, rt)
+			if canOpenURL(ctx) {
+				ctx = caller.WithLinkOpener(ctx, rt)
+			}
 		}
 		structured, text, herr := d.run(ctx, m, req)
 		if rt != nil && rt.asked != nil && (herr == nil || errors.Is(herr, caller.ErrInputRequired)) {

@@ -46,6 +46,8 @@ type roundState struct {
 	Provider string `json:"p,omitempty"` // reveal: the key whose secret was shown
 	KeyID    string `json:"i,omitempty"`
 	File     string `json:"f,omitempty"`
+	Link     string `json:"l,omitempty"` // link: the one-time link put to the human (links.go)
+	Until    int64  `json:"u,omitempty"` // link: until when it works, unix seconds
 	Nonce    string `json:"n"`
 	Exp      int64  `json:"e"` // unix seconds
 }
@@ -53,6 +55,7 @@ type roundState struct {
 const (
 	kindConfirm = "confirm"
 	kindReveal  = "reveal"
+	kindLink    = "link"
 )
 
 // Spent remembers the nonces of states already answered, until they expire;
@@ -193,8 +196,8 @@ func form(message, field, title string) mcp.ElicitationParams {
 }
 
 // Confirm implements caller.Human.
-func (rt *roundTrip) Confirm(ctx context.Context, message string) (caller.Decision, error) {
-	q := hashOf([]byte(message))
+func (rt *roundTrip) Confirm(ctx context.Context, cq caller.Question) (caller.Decision, error) {
+	q, message := hashOf([]byte(cq.Act)), cq.Text
 	if st := rt.state; st != nil && st.Kind == kindConfirm && st.Question == q {
 		if answer := server.ElicitationResponse(rt.req.Params.InputResponses, answerKey); answer != nil {
 			if err := rt.r.spend(ctx, st); err != nil {

@@ -1,6 +1,11 @@
 package tools
 
-import "github.com/keyward/keyward/internal/provider"
+import (
+	"errors"
+
+	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/provider"
+)
 
 // hints say each next step the core names in the tools' words.
 var hints = map[provider.Step]string{
@@ -23,6 +28,10 @@ var hints = map[provider.Step]string{
 func say(err error) string {
 	if err == nil {
 		return ""
+	}
+	var waiting *manager.AwaitingApproval
+	if errors.As(err, &waiting) {
+		return awaitingText(waiting)
 	}
 	return withHint(err.Error(), provider.StepOf(err))
 }

@@ -74,6 +74,11 @@ type deliveryJSON struct {
 	// PreviousFile holds the secret this one replaced, beside secret_file,
 	// until that secret stops working.
 	PreviousFile string `json:"previous_secret_file,omitempty"`
+	// Link is the one-time link the secret waits behind (delivery "url"),
+	// for the human, until LinkExpiresAt; it carries no secret.
+	Link          string     `json:"link,omitempty"`
+	LinkExpiresAt *time.Time `json:"link_expires_at,omitempty"`
+	LinkShown     *bool      `json:"link_shown,omitempty"` // the client showed it to the human
 }
 
 // secretJSON answers create, update, re-issue and rotate.
@@ -88,8 +93,9 @@ type secretJSON struct {
 
 func secretOut(r manager.NewSecret) secretJSON {
 	return secretJSON{
-		keyJSON:       keyOut(r.Key),
-		deliveryJSON:  deliveryJSON{Mode: string(r.Delivery.Mode), SecretFile: r.Delivery.File, Secret: r.Delivery.Secret, Acknowledged: r.Delivery.Acknowledged, PreviousFile: r.Delivery.Previous},
+		keyJSON: keyOut(r.Key),
+		deliveryJSON: deliveryJSON{Mode: string(r.Delivery.Mode), SecretFile: r.Delivery.File, Secret: r.Delivery.Secret, Acknowledged: r.Delivery.Acknowledged, PreviousFile: r.Delivery.Previous,
+			Link: r.Delivery.Link, LinkExpiresAt: r.Delivery.LinkExpiresAt, LinkShown: r.Delivery.LinkShown},
 		ReplacedKeyID: r.ReplacedKeyID, OldValidUntil: r.OldValidUntil, Confirmation: string(r.Confirmation),
 		Notes: notesOut(r.Notes),
 	}
@@ -134,6 +140,12 @@ func noteSentence(n manager.Note) string {
 		return "nobody was asked to confirm this: the client cannot ask its human (no elicitation support); an operator can refuse such acts with KEYWARD_CONFIRM=required"
 	case manager.NoteSecretInline:
 		return "the secret is shown here once and cannot be retrieved again; store it now"
+	case manager.NoteSecretLink:
+		return fmt.Sprintf("the secret is behind a one-time link for the human, %s, which works once, until %s: give the human this link and do not open it yourself; if nobody opens it in time, keyward revokes the key", n.Path, when(n.At))
+	case manager.NoteLinkShown:
+		return fmt.Sprintf("the client showed the human the one-time link to the secret (%s, until %s); the secret was not shown to you", n.Path, when(n.At))
+	case manager.NoteLinkNotOpened:
+		return fmt.Sprintf("the client showed the human the one-time link to the secret, but they did not open it: give them the link %s (works once, until %s); if nobody opens it in time, keyward revokes the key", n.Path, when(n.At))
 	case manager.NoteSecretShown:
 		return "the secret was shown to the human, not to you"
 	case manager.NoteSecretFile:
@@ -393,6 +405,8 @@ type errorJSON struct {
 	Setting           string `json:"setting,omitempty"`
 	Provider          string `json:"provider,omitempty"`
 	DryRun            bool   `json:"dry_run,omitempty"` // the failure a real call would meet; nothing was tried
+	// Approval: the operator's approval the act waits for (kind awaiting_approval).
+	Approval *approvalJSON `json:"approval,omitempty"`
 }
 
 func errorOut(err error) errorJSON {
@@ -401,7 +415,11 @@ func errorOut(err error) errorJSON {
 	out.DryRun = errors.As(err, &dry)
 	var pe *provider.Error
 	var r *policy.Refusal
+	var waiting *manager.AwaitingApproval
 	switch {
+	case errors.As(err, &waiting):
+		out.Kind, out.Changed, out.Approval = "awaiting_approval", string(provider.ChangedNo), approvalOut(err)
+		out.RetryAfterSeconds = int(retryAfterApproval / time.Second)
 	case errors.As(err, &r):
 		out.Kind, out.Setting, out.Changed = "refused", r.Setting, string(provider.ChangedNo)
 	case manager.IsDeclined(err):

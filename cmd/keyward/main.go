@@ -40,7 +40,8 @@ Tools: %s
 Settings come from the environment; the main ones:
   KEYWARD_DB              state file (default %s)
   KEYWARD_SECRETS_DIR     where new secrets are written (default: secrets/ beside the state file)
-  KEYWARD_REVEAL          file | inline | elicit (default file)
+  KEYWARD_REVEAL          file | inline | elicit | url (default: file; keyward serve with a console: url)
+  KEYWARD_OPERATOR_TOKEN  keyward serve: the operator's login to the console at / (approvals, emergency revoke)
   KEYWARD_LOG_LEVEL       debug | info | warn | error (default info; logs go to stderr)
 %s
 The README lists every setting with its default.
@@ -131,8 +132,8 @@ func isTerminal(r io.Reader) bool {
 }
 
 // openApp assembles keyward, or logs why it could not.
-func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*keyward.App, bool) {
-	app, err := keyward.New(ctx, cfg, logger)
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...keyward.Option) (*keyward.App, bool) {
+	app, err := keyward.New(ctx, cfg, logger, opts...)
 	if err != nil {
 		// One record per line: the settings checks list every problem at once.
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -33,7 +33,7 @@ func runServe(ctx context.Context, cfg *config.Config, logger *slog.Logger, argv
 		fmt.Fprintln(stderr, "keyward serve:", err)
 		return 2
 	}
-	app, ok := openApp(ctx, cfg, logger)
+	app, ok := openApp(ctx, cfg, logger, keyward.Serving())
 	if !ok {
 		return 1
 	}

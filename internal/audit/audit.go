@@ -21,6 +21,10 @@ const (
 	OutcomeRefused  = "refused"  // policy said no
 	OutcomeDeclined = "declined" // the human declined or cancelled the confirmation
 	OutcomeDryRun   = "dry_run"  // checked and described, nothing changed (Error: why it would be refused)
+	// OutcomeAwaiting: the act waits for the operator's approval in the
+	// console (Detail names the request); the retry that brings the
+	// approval leaves a record of its own.
+	OutcomeAwaiting = "awaiting_approval"
 )
 
 // Record is one audited call. Its JSON is the record's one serialized form,
@@ -43,8 +47,9 @@ type Record struct {
 	ClientVersion string     `json:"client_version,omitempty"`
 	SessionID     string     `json:"session_id,omitempty"`
 	Transport     string     `json:"transport,omitempty"`
-	// Principal is who authenticated over HTTP: "token" (KEYWARD_HTTP_TOKEN)
-	// or "oauth:" and an OAuth token's subject.
+	// Principal is who authenticated: over HTTP the holder of
+	// KEYWARD_HTTP_TOKEN ("token") or an OAuth subject, "operator" for the
+	// console's login; empty on stdio.
 	Principal string `json:"principal,omitempty"`
 }
 
@@ -180,6 +185,7 @@ type Filter struct {
 	Provider string
 	KeyID    string
 	Outcome  string
+	Tool     string
 	Since    time.Time
 	Limit    int    // default 50, at most 500
 	Cursor   string // from the previous page
@@ -203,7 +209,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, string, error) {
 		}
 		where, args = append(where, "id < ?"), append(args, before)
 	}
-	for col, v := range map[string]string{"provider": f.Provider, "key_id": f.KeyID, "outcome": f.Outcome} {
+	for col, v := range map[string]string{"provider": f.Provider, "key_id": f.KeyID, "outcome": f.Outcome, "tool": f.Tool} {
 		if v != "" {
 			where, args = append(where, col+" = ?"), append(args, store.Text(v))
 		}

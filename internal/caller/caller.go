@@ -37,6 +37,15 @@ const (
 	Cancel  Decision = "cancel"
 )
 
+// Question is what the rules ask the human to confirm. Text is what they
+// read; Act identifies what they are asked to allow, without what changes
+// with the clock (a create's deadline is now + its lifetime), so an answer
+// given a minute later still answers the same question.
+type Question struct {
+	Text string
+	Act  string
+}
+
 // Reveal is a new secret to show the human: Message holds it; the key and
 // the file it was written to say what it belongs to.
 type Reveal struct {
@@ -50,10 +59,31 @@ type Reveal struct {
 // cannot ask. Either method may answer ErrInputRequired: the question went
 // out, and the answer comes with the call's next round.
 type Human interface {
-	Confirm(ctx context.Context, message string) (Decision, error)
+	Confirm(ctx context.Context, q Question) (Decision, error)
 	// ShowSecret shows the secret to the human only and reports whether they
 	// acknowledged it.
 	ShowSecret(ctx context.Context, r Reveal) (acknowledged bool, err error)
+}
+
+// Call is the tool call being served, as an approval is bound to it: the
+// tool's name and a canonical hash of its arguments (same arguments, same
+// hash, whatever their order or spacing).
+type Call struct {
+	Tool     string
+	ArgsHash string
+}
+
+type callKey struct{}
+
+// WithCall attaches the call being served to ctx.
+func WithCall(ctx context.Context, c Call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+// CallFrom is the call being served; empty outside a tool call.
+func CallFrom(ctx context.Context) Call {
+	c, _ := ctx.Value(callKey{}).(Call)
+	return c
 }
 
 type identityKey struct{}
@@ -114,4 +144,36 @@ func Notify(ctx context.Context, level Level, message string) {
 	if n, _ := ctx.Value(notifierKey{}).(Notifier); n != nil {
 		n.Notify(ctx, level, message)
 	}
+}
+
+// Link is a one-time link to a new secret, for the human to open in a
+// browser: URL carries no secret.
+type Link struct {
+	ID        string // the link's public id (the elicitation's id)
+	URL       string
+	Message   string
+	Provider  string
+	KeyID     string
+	ExpiresAt int64 // unix seconds
+}
+
+// LinkOpener hands a link to the human through the client (URL-mode
+// elicitation). It is attached only when the client declared it can.
+// OpenLink may answer ErrInputRequired, like Human's methods.
+type LinkOpener interface {
+	OpenLink(ctx context.Context, l Link) (opened bool, err error)
+}
+
+type linkOpenerKey struct{}
+
+// WithLinkOpener attaches o to ctx.
+func WithLinkOpener(ctx context.Context, o LinkOpener) context.Context {
+	return context.WithValue(ctx, linkOpenerKey{}, o)
+}
+
+// LinkOpenerFrom is the way to hand the human a link, or nil when the client
+// cannot (the result then carries the link for the agent to pass on).
+func LinkOpenerFrom(ctx context.Context) LinkOpener {
+	o, _ := ctx.Value(linkOpenerKey{}).(LinkOpener)
+	return o
 }

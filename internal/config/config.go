@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,8 +42,10 @@ type Config struct {
 	DBMaxConns int           `env:"KEYWARD_DB_MAX_CONNS" envDefault:"8"`
 	DBTimeout  time.Duration `env:"KEYWARD_DB_TIMEOUT" envDefault:"10s"`
 	SecretsDir string        `env:"KEYWARD_SECRETS_DIR"`
-	Reveal     string        `env:"KEYWARD_REVEAL" envDefault:"file"`
-	Level      slog.Level    `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
+	// Reveal is KEYWARD_REVEAL; unset, RevealMode is "" and the transport
+	// picks (stdio: file; keyward serve: url with a console, else file).
+	Reveal string     `env:"KEYWARD_REVEAL"`
+	Level  slog.Level `env:"KEYWARD_LOG_LEVEL" envDefault:"info"`
 
 	LocalScopes  []string `env:"KEYWARD_LOCAL_SCOPES" envDefault:"read,write"`
 	LocalMaxKeys int      `env:"KEYWARD_LOCAL_MAX_KEYS" envDefault:"100"`
@@ -86,10 +89,19 @@ type Config struct {
 	StateKeyText string `env:"KEYWARD_STATE_KEY"`
 	StateKey     []byte `env:"-"`
 
+	// OperatorToken is the operator's login to the console of keyward serve
+	// (at least 32 characters, never KEYWARD_HTTP_TOKEN); unset: no console.
+	OperatorToken string        `env:"KEYWARD_OPERATOR_TOKEN"`
+	ApprovalTTL   time.Duration `env:"KEYWARD_APPROVAL_TTL" envDefault:"15m"`
+	// PublicURL is where people reach keyward serve (behind a proxy, say):
+	// the base of the console and one-time links told to agents.
+	PublicURL string        `env:"KEYWARD_PUBLIC_URL"`
+	RevealTTL time.Duration `env:"KEYWARD_REVEAL_TTL" envDefault:"10m"`
+
 	// Each registered platform's variables, by platform name.
 	platforms map[string]PlatformSettings
 
-	// Parsed forms.
+	// Parsed forms. RevealMode is "" when KEYWARD_REVEAL is unset.
 	RevealMode secret.Mode `env:"-"`
 	// SessionIdleText is SessionIdle as keyward writes durations (30m), for messages.
 	SessionIdleText string `env:"-"`
@@ -152,6 +164,7 @@ func (c *Config) Credentials() []string {
 	}
 	add(c.HTTPToken)
 	add(c.StateKeyText)
+	add(c.OperatorToken)
 	return out
 }
 
@@ -196,8 +209,10 @@ func (c *Config) finish(environ map[string]string) error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	var err error
-	if c.RevealMode, err = secret.ParseMode(strings.ToLower(strings.TrimSpace(c.Reveal))); err != nil {
-		errs = append(errs, err)
+	if v := strings.ToLower(strings.TrimSpace(c.Reveal)); v != "" {
+		if c.RevealMode, err = secret.ParseMode(v); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	c.SessionIdleText = policy.FormatDuration(c.SessionIdle)
 	if c.DefaultTTL > 0 && c.MaxTTL > 0 && c.DefaultTTL > c.MaxTTL {
@@ -230,6 +245,7 @@ func (c *Config) finish(environ map[string]string) error {
 			bad("KEYWARD_STATE_KEY is not usable: %v", err)
 		}
 	}
+	errs = append(errs, c.checkConsole()...)
 	if c.MaxConns < 1 {
 		bad("KEYWARD_MAX_CONNS=%d must be at least 1 (concurrent HTTP connections)", c.MaxConns)
 	}
@@ -284,13 +300,52 @@ func (c *Config) checkOAuth() []error {
 		}
 		return errs
 	}
+	if c.OAuthResource == "" && c.PublicURL != "" {
+		c.OAuthResource = c.PublicURL + "/mcp" // checkConsole has checked and trimmed it
+	}
 	if c.OAuthResource == "" {
-		errs = append(errs, errors.New("KEYWARD_OAUTH_ISSUER is set but KEYWARD_OAUTH_RESOURCE is not; set it to the URL clients reach keyward's MCP endpoint at, such as https://keys.example.com/mcp (tokens must name it as their audience)"))
+		errs = append(errs, errors.New("KEYWARD_OAUTH_ISSUER is set but neither KEYWARD_OAUTH_RESOURCE nor KEYWARD_PUBLIC_URL is; set KEYWARD_OAUTH_RESOURCE to the URL clients reach keyward's MCP endpoint at, such as https://keys.example.com/mcp (tokens must name it as their audience)"))
 	}
 	if strings.ContainsAny(c.OAuthReadScope+c.OAuthWriteScope, " \t\"") || c.OAuthReadScope == "" || c.OAuthWriteScope == "" {
 		errs = append(errs, errors.New("KEYWARD_OAUTH_READ_SCOPE and KEYWARD_OAUTH_WRITE_SCOPE must each be one scope name, without spaces or quotes"))
 	} else if c.OAuthReadScope == c.OAuthWriteScope {
 		errs = append(errs, fmt.Errorf("KEYWARD_OAUTH_READ_SCOPE and KEYWARD_OAUTH_WRITE_SCOPE are both %q; the write scope must be another name, or every read-only token could call every tool", c.OAuthReadScope))
+	}
+	return errs
+}
+
+// MinOperatorToken is the shortest KEYWARD_OPERATOR_TOKEN accepted.
+const MinOperatorToken = 32
+
+// checkConsole checks the console's settings: the operator's token is long,
+// and never the agents' credential (an agent holding it could approve its
+// own requests); the console's address is a plain base URL.
+func (c *Config) checkConsole() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch t := c.OperatorToken; {
+	case t == "":
+		if c.Confirm == policy.ConfirmConsole {
+			bad("KEYWARD_CONFIRM=console needs KEYWARD_OPERATOR_TOKEN: approvals are given in the console, which the operator logs into with it; set it to a long random value (e.g. the output of `openssl rand -hex 32`)")
+		}
+	case len(t) < MinOperatorToken:
+		bad("KEYWARD_OPERATOR_TOKEN is %d characters long; use at least %d random characters, e.g. the output of `openssl rand -hex 32`", len(t), MinOperatorToken)
+	case t == c.HTTPToken:
+		bad("KEYWARD_OPERATOR_TOKEN is the same as KEYWARD_HTTP_TOKEN: agents hold that token, and could approve their own requests with it; give the operator a token of their own")
+	}
+	if c.ApprovalTTL < time.Minute || c.ApprovalTTL > 24*time.Hour {
+		bad("KEYWARD_APPROVAL_TTL=%s must be between 1m and 24h (how long an act waits for the operator's decision)", policy.FormatDuration(c.ApprovalTTL))
+	}
+	if c.RevealTTL < time.Minute || c.RevealTTL > 24*time.Hour {
+		bad("KEYWARD_REVEAL_TTL=%s must be between 1m and 24h (how long a one-time link to a new secret works)", policy.FormatDuration(c.RevealTTL))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			bad("KEYWARD_PUBLIC_URL=%q is not a base URL; give the address people open keyward serve at, such as https://keyward.example.com or https://example.com/keyward", c.PublicURL)
+		} else {
+			c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+		}
 	}
 	return errs
 }
@@ -378,7 +433,7 @@ func parsers() map[reflect.Type]env.ParserFunc {
 		reflect.TypeFor[policy.ConfirmMode](): func(v string) (any, error) {
 			m, err := policy.ParseConfirmMode(v)
 			if err != nil {
-				return nil, &badValue{v, "a confirmation mode; use true (ask the human when the client can), required (refuse what cannot be confirmed) or false (never ask)"}
+				return nil, &badValue{v, "a confirmation mode; use true (ask the human when the client can), required (refuse what cannot be confirmed), console (wait for the operator's approval in the console) or false (never ask)"}
 			}
 			return m, nil
 		},

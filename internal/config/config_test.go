@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 
 	assert.Equal(t, filepath.Join(xdg, "keyward", "keyward.db"), c.DB)
 	assert.Equal(t, filepath.Join(xdg, "keyward", "secrets"), c.SecretsDir)
-	assert.Equal(t, secret.ModeFile, c.RevealMode)
+	assert.Equal(t, secret.Mode(""), c.RevealMode, "unset: the transport picks (file on stdio)")
 	assert.Equal(t, slog.LevelInfo, c.Level)
 	assert.Equal(t, 30*day, c.DefaultTTL)
 	assert.Equal(t, 90*day, c.MaxTTL)
@@ -177,7 +177,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"KEYWARD_REAP_INTERVAL": "5 minutes"}, []string{"KEYWARD_REAP_INTERVAL"}},
 		{map[string]string{"KEYWARD_PROVIDER_TIMEOUT": "15"}, []string{"KEYWARD_PROVIDER_TIMEOUT"}},
 		{map[string]string{"KEYWARD_SESSION_IDLE": "200y"}, []string{"KEYWARD_SESSION_IDLE"}},
-		{map[string]string{"KEYWARD_REVEAL": "screen"}, []string{`KEYWARD_REVEAL="screen"`, "file, inline or elicit"}},
+		{map[string]string{"KEYWARD_REVEAL": "screen"}, []string{`KEYWARD_REVEAL="screen"`, "file, inline, elicit or url"}},
 		{map[string]string{"KEYWARD_LOG_LEVEL": "loud"}, []string{`KEYWARD_LOG_LEVEL="loud"`, "debug, info, warn or error"}},
 		{map[string]string{"KEYWARD_DEFAULT_TTL": "100d"}, []string{"KEYWARD_DEFAULT_TTL (100d) is longer than KEYWARD_MAX_TTL (90d)"}},
 		{map[string]string{"KEYWARD_DEFAULT_TTL": "30d", "KEYWARD_MAX_TTL": "7d"}, []string{"KEYWARD_DEFAULT_TTL", "KEYWARD_MAX_TTL (7d)"}},

@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/reveal"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -39,6 +41,11 @@ type Result struct {
 	// the new secret went to no file (inline mode).
 	Previous string
 	Retired  string
+	// Link is the one-time link the secret waits behind (url mode), and
+	// until when it works; LinkID is its public id.
+	Link          string
+	LinkID        string
+	LinkExpiresAt time.Time
 }
 
 // Place is where the secret of a key goes: a key's secret file keeps one
@@ -75,14 +82,21 @@ type Secrets interface {
 }
 
 // Files is the delivery the operator chose with KEYWARD_REVEAL, writing
-// files (and fallbacks) under Dir.
+// files (and fallbacks) under Dir, or one-time links (Links) in url mode.
 type Files struct {
-	Mode secret.Mode
-	Dir  string
+	Mode  secret.Mode
+	Dir   string
+	Links *reveal.Store
 }
 
 // Ready implements Secrets.
 func (f Files) Ready() error {
+	if f.Mode == secret.ModeURL {
+		if f.Links == nil {
+			return reveal.ErrNoPage
+		}
+		return f.Links.Ready()
+	}
 	if f.Mode == secret.ModeInline {
 		return nil
 	}
@@ -97,6 +111,8 @@ func (f Files) Deliver(ctx context.Context, providerName, title string, c provid
 	switch f.Mode {
 	case secret.ModeInline:
 		return f.inline(c, at)
+	case secret.ModeURL:
+		return f.link(ctx, providerName, title, c, at)
 	case secret.ModeElicit:
 		h := caller.HumanFrom(ctx)
 		if h == nil {
@@ -156,6 +172,32 @@ func (f Files) file(providerName string, c provider.Created, at Place) (Result, 
 		return Result{}, err
 	}
 	return Result{Mode: secret.ModeFile, File: at.Path, Previous: prev}, nil
+}
+
+// link puts the secret behind a one-time link and writes no file (an old
+// secret file goes, as in inline mode). The human gets the link from the
+// client (URL-mode elicitation) where it can show one; otherwise the answer
+// carries it, for the agent to pass on.
+func (f Files) link(ctx context.Context, providerName, title string, c provider.Created, at Place) (Result, error) {
+	made, err := f.Links.Make(ctx, providerName, c.Key.ID, c.Key.Name, caller.From(ctx).SessionID, c.Secret)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := f.inline(c, at)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Mode, r.Secret = secret.ModeURL, ""
+	r.Link, r.LinkID, r.LinkExpiresAt = made.URL, made.ID, made.ExpiresAt
+	if o := caller.LinkOpenerFrom(ctx); o != nil {
+		msg := fmt.Sprintf("keyward made a new secret for key %q (%s) on %s. Open this one-time link in your browser to see it: it works once, until %s, and the assistant never sees the secret.",
+			c.Key.Name, c.Key.ID, title, made.ExpiresAt.UTC().Format(time.RFC3339))
+		_, err := o.OpenLink(ctx, caller.Link{ID: made.ID, URL: made.URL, Message: msg, Provider: providerName, KeyID: c.Key.ID, ExpiresAt: made.ExpiresAt.Unix()})
+		if errors.Is(err, caller.ErrInputRequired) {
+			r.Pending = true
+		}
+	}
+	return r, nil
 }
 
 // inline answers with the secret and writes no file. A file the old secret

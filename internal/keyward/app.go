@@ -45,6 +45,7 @@ type App struct {
 
 	clientLog *clientLog           // notifications/message (notify.go)
 	front     atomic.Pointer[HTTP] // the HTTP front, once NewHTTP made it
+	operator  operatorParts        // the console, approvals and one-time links (app_console.go)
 }
 
 const instructions = `keyward manages API keys with least privilege. Call list_providers first. ` +
@@ -54,7 +55,10 @@ const instructions = `keyward manages API keys with least privilege. Call list_p
 // Option adjusts how an App is built.
 type Option func(*buildOptions)
 
-type buildOptions struct{ now func() time.Time }
+type buildOptions struct {
+	now     func() time.Time
+	serving bool // keyward serve (Serving): the console's defaults apply
+}
 
 // WithClock replaces the clock (tests move time forward without sleeping).
 func WithClock(now func() time.Time) Option { return func(o *buildOptions) { o.now = now } }
@@ -66,7 +70,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o(&bo)
 	}
 	st, err := store.Open(ctx, cfg.DB, store.Options{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout},
-		local.Schema, audit.Schema, records.Schema)
+		append([]store.Schema{local.Schema, audit.Schema, records.Schema}, operatorSchemas...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +96,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 
+	if err := app.buildOperator(cfg, bo); err != nil {
+		return nil, err
+	}
 	if app.Manager, err = manager.New(manager.Options{
 		Providers: providers, Policy: cfg.Policy(), Store: st, Audit: audit.New(st, bo.now), Now: bo.now,
-		Reveal: cfg.RevealMode, SecretsDir: cfg.SecretsDir, Confirm: cfg.Confirm,
+		Reveal: app.operator.reveal, SecretsDir: cfg.SecretsDir, Confirm: cfg.Confirm,
 		Unconfigured: unconfigured, ReadOnly: cfg.ReadOnly, Tools: cfg.Tools, Logger: logger,
+		Approvals: app.operator.approvals, Reveals: app.operator.links,
 	}); err != nil {
 		return nil, err
 	}

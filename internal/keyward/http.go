@@ -122,10 +122,15 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 			h.mux.Handle(p, metadata)
 		}
 	}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
 			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", r.URL.Path, PathMCP, PathSSE))
 	})
+	// Everything else is the operator's console (http_console.go), which
+	// answers paths it does not serve with notFound.
+	if err := h.mountConsole(notFound); err != nil {
+		return nil, err
+	}
 	h.handler = h.bounded(h.mux)
 	if !a.front.CompareAndSwap(nil, h) {
 		_ = h.streamable.Shutdown(context.Background()) // stops its idle sweeper; nothing else was started
@@ -501,9 +506,11 @@ func (h *HTTP) Serve(ctx context.Context, ln net.Listener) error {
 		ConnState:         h.conns.track,
 		ConnContext:       connContext,
 	}
+	base := "http://" + ln.Addr().String()
+	// Before the first request: a create in url mode needs the links' address.
+	h.announceConsole(base)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(h.conns.listener(ln)) }()
-	base := "http://" + ln.Addr().String()
 	logger.Info("keyward serving HTTP", "addr", ln.Addr().String(), "streamable_http", base+PathMCP, "sse", base+PathSSE, "health", base+PathHealth, "auth", cfg.HTTPToken != "", "max_conns", maxConns)
 
 	sweepDone := make(chan struct{})

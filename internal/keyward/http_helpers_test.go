@@ -72,7 +72,7 @@ func startHTTPWith(t testing.TB, env map[string]string, tune func(*HTTP), wrap f
 	if _, set := env["KEYWARD_LOG_LEVEL"]; set {
 		level = cfg.Level // ...benchmarks only what they must
 	}
-	app, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})))
+	app, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})), Serving())
 	require.NoError(t, err)
 	clk := testutil.NewClock(time.Now())
 	h, err := newHTTP(app, clk.Now)
@@ -90,6 +90,15 @@ func startHTTPWith(t testing.TB, env map[string]string, tune func(*HTTP), wrap f
 	ts := &testServer{t: t, app: app, h: h, url: "http://" + ln.Addr().String(), token: cfg.HTTPToken, clock: clk, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	ts.http = &http.Client{Transport: bearer{token: ts.token, next: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}}}
 	go func() { ts.done <- h.Serve(ctx, ln) }()
+	// Serving: tests that call keyward in-process rely on what Serve sets up.
+	waitFor(t, "keyward to serve", func() bool {
+		resp, err := http.Get(ts.url + PathHealth)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
 	t.Cleanup(func() {
 		ts.stop()
 		assert.NoError(t, ts.closeApp())

@@ -26,10 +26,15 @@ const maxErrorMessage = 1000
 // ServeStdio speaks MCP on in/out until in closes or ctx ends. Only protocol
 // goes to out; mcp-go's own complaints go to the logger (stderr).
 func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	stopLinks, err := a.serveLinkPage(ctx) // links_stdio.go; nothing unless KEYWARD_REVEAL=url
+	if err != nil {
+		return err
+	}
+	defer stopLinks()
 	s := server.NewStdioServer(a.MCP)
 	s.SetErrorLogger(log.New(slogWriter{a.Log}, "", 0))
 	s.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithTransport(ctx, "stdio") })
-	err := s.Listen(ctx, &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, boundedErrors{out})
+	err = s.Listen(ctx, &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, boundedErrors{out})
 	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}

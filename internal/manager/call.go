@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/caller"
@@ -25,6 +27,11 @@ type call struct {
 	// no return (dryStop) and ask nobody.
 	dry      bool
 	question string // what the human was (or, in a dry run, would be) asked
+	// approval is the operator's request this call found approved (or denied).
+	approval string
+	// operator: the operator does this from the console, which is their
+	// confirmation (emergency revoke, a one-time link's "revoke now").
+	operator bool
 }
 
 func (m *Manager) begin(ctx context.Context, rec audit.Record, dry bool) *call {
@@ -57,9 +64,17 @@ func (c *call) confirmAbout(key *heldKey, message string) error {
 }
 
 // confirm asks the human and remembers the answer for the record.
-func (c *call) confirm(message string) error {
-	a, err := c.m.confirm(c.ctx, message, c.dry)
-	c.asked, c.rec.Confirmation, c.question = a, string(a), message
+func (c *call) confirm(message string) error { return c.confirmAct(message, message) }
+
+// confirmAct asks the human message; act is the question's form without
+// what moves with the clock (caller.Question), which answers are bound to.
+func (c *call) confirmAct(message, act string) error {
+	if c.operator {
+		c.asked, c.rec.Confirmation, c.question = ConfirmedByOperator, string(ConfirmedByOperator), message
+		return nil
+	}
+	a, approval, err := c.m.confirm(c.ctx, caller.Question{Text: message, Act: act}, c.dry, c.rec)
+	c.asked, c.rec.Confirmation, c.question, c.approval = a, string(a), message, approval
 	if err == nil && a == CouldNotAsk && !c.dry { // a plan says so in Human
 		c.notes = append(c.notes, Note{Kind: NoteNotAsked})
 	}
@@ -70,7 +85,7 @@ func (c *call) confirmation() Confirmation { return c.asked }
 
 // recordIn writes the record of a successful call inside tx.
 func (c *call) recordIn(tx *sql.Tx) error {
-	r := c.m.stamp(c.ctx, c.rec, nil)
+	r := c.m.stamp(c.ctx, c.withApproval(), nil)
 	if err := c.m.opts.Audit.WriteTx(c.ctx, tx, r); err != nil {
 		return err
 	}
@@ -88,7 +103,16 @@ func (c *call) end(err error) {
 	if c.dry {
 		c.rec.Outcome = audit.OutcomeDryRun
 	}
-	c.m.record(c.ctx, c.rec, err)
+	c.m.record(c.ctx, c.withApproval(), err)
+}
+
+// withApproval is the record, naming the operator's request it acted on.
+func (c *call) withApproval() audit.Record {
+	r := c.rec
+	if c.approval != "" {
+		r.Detail = strings.TrimPrefix(r.Detail+"; approval request "+c.approval, "; ")
+	}
+	return r
 }
 
 // stamp fills in who called and the outcome err stands for.
@@ -97,7 +121,11 @@ func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Re
 	if r.ClientName == "" {
 		r.ClientName, r.ClientVersion, r.SessionID, r.Transport, r.Principal = cl.ClientName, cl.ClientVersion, cl.SessionID, cl.Transport, cl.Principal
 	}
+	if r.Principal == "" {
+		r.Principal = cl.Principal
+	}
 	var refusal *policy.Refusal
+	var waiting *AwaitingApproval
 	switch {
 	case r.Outcome == audit.OutcomeDryRun:
 		// A dry run is a dry run whatever it found; Error says why the act
@@ -107,6 +135,9 @@ func (m *Manager) stamp(ctx context.Context, r audit.Record, err error) audit.Re
 		}
 	case err == nil:
 		r.Outcome = audit.OutcomeOK
+	case errors.As(err, &waiting):
+		r.Outcome = audit.OutcomeAwaiting
+		r.Detail = strings.TrimPrefix(fmt.Sprintf("%s; waits for the operator's approval until %s", r.Detail, waiting.ExpiresAt.UTC().Format(time.RFC3339)), "; ")
 	case errors.As(err, &refusal):
 		r.Outcome, r.Error = audit.OutcomeRefused, err.Error()
 	case errors.Is(err, errDeclined):

@@ -22,10 +22,16 @@ func (m *Manager) deliver(ctx context.Context, p provider.Provider, c provider.C
 	if err != nil {
 		return Delivery{}, nil, err
 	}
-	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged, Pending: r.Pending, Previous: r.Previous}
+	d := Delivery{Mode: r.Mode, File: r.File, Secret: r.Secret, Acknowledged: r.Acknowledged, Pending: r.Pending, Previous: r.Previous, Link: r.Link}
+	if r.Link != "" {
+		t := r.LinkExpiresAt
+		d.LinkExpiresAt = &t
+	}
 	var notes []Note
 	switch {
 	case r.Pending:
+	case r.Link != "":
+		notes = append(notes, Note{Kind: NoteSecretLink, Path: r.Link, At: d.LinkExpiresAt})
 	case r.Secret != "":
 		notes = append(notes, Note{Kind: NoteSecretInline})
 	case r.File != "":
@@ -155,4 +161,27 @@ func (m *Manager) notePrevious(ctx context.Context, providerName, file string, r
 	}
 	res.Delivery.Previous = holders[0].secretFile
 	res.Notes = append(res.Notes, Note{Kind: NotePreviousSecretKept, Path: holders[0].secretFile, At: holders[0].expiresAt})
+}
+
+// LinkShown answers the round after a new secret's one-time link was put to
+// the human through the client (URL-mode elicitation): the key as it stands
+// and where its secret waits. Nothing changes, so nothing is audited: the
+// round that made the secret was.
+func (m *Manager) LinkShown(ctx context.Context, providerName, keyID, link string, until time.Time, opened bool) (NewSecret, error) {
+	p, err := m.providerThatManages(providerName)
+	if err != nil {
+		return NewSecret{}, err
+	}
+	k, err := p.Get(ctx, keyID)
+	if err != nil {
+		return NewSecret{}, err
+	}
+	u := until.UTC()
+	res := NewSecret{Key: m.viewWithRecord(ctx, p, k), Delivery: Delivery{Mode: secret.ModeURL, Link: link, LinkExpiresAt: &u, LinkShown: &opened}}
+	kind := NoteLinkShown
+	if !opened {
+		kind = NoteLinkNotOpened
+	}
+	res.Notes = []Note{{Kind: kind, Path: link, At: &u}}
+	return res, nil
 }

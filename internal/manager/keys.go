@@ -108,8 +108,9 @@ func (m *Manager) CreateKey(ctx context.Context, a CreateArgs) (res NewSecret, e
 	}
 	c.rec.ExpiresAt = exp.Deadline
 	if w := writeScopes(p, sd.Scopes); len(w) > 0 || !p.Capabilities().Scopes {
-		msg := fmt.Sprintf("Create key %q on %s with %s%s, expiring %s?", a.Name, p.Title(), describeScopes(p, sd.Scopes), narrowingClause(cs, ips), fmtTime(exp.Deadline))
-		if err = c.confirm(msg); err != nil {
+		q := fmt.Sprintf("Create key %q on %s with %s%s, expiring %%s?", a.Name, p.Title(), describeScopes(p, sd.Scopes), narrowingClause(cs, ips))
+		// The deadline is now + the lifetime: the answer is bound to the lifetime.
+		if err = c.confirmAct(fmt.Sprintf(q, fmtTime(exp.Deadline)), fmt.Sprintf(q, lifetime(a.ExpiresIn))); err != nil {
 			return res, err
 		}
 	}
@@ -485,8 +486,15 @@ func (m *Manager) ReissueKey(ctx context.Context, ra ReissueArgs) (res NewSecret
 		return res, err
 	}
 	c.rec.Detail = describeNarrowing(cs, ips)
-	msg := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s%s, expiring %s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), narrowingClause(cs, ips), fmtTime(pl.exp.Deadline))
-	if err = c.confirmAbout(key, msg); err != nil {
+	q := fmt.Sprintf("Replace key %q (%s) on %s with a new key named %q with %s%s, expiring %%s? The old key is revoked.", cur.Name, cur.ID, p.Title(), pl.name, describeScopes(p, pl.scopes), narrowingClause(cs, ips))
+	act := fmt.Sprintf(q, fmtTime(pl.exp.Deadline))
+	if pl.expChange {
+		act = fmt.Sprintf(q, lifetime(a.ExpiresIn))
+	}
+	key.release()
+	err = c.confirmAct(fmt.Sprintf(q, fmtTime(pl.exp.Deadline)), act)
+	key.relock()
+	if err != nil {
 		return res, err
 	}
 	if err = m.unchanged(ctx, p, cur); err != nil {
@@ -586,6 +594,7 @@ func (m *Manager) dropManaged(ctx context.Context, providerName, keyID string, m
 	if err := m.forgetManaged(ctx, providerName, keyID); err != nil {
 		m.log.Warn("forgetting a managed key failed", "provider", providerName, "key_id", keyID, "err", err)
 	}
+	m.closeLinks(ctx, providerName, keyID)
 	if !mk.isPreviousSecret() {
 		m.dropPrevious(ctx, providerName, keyID, notes)
 	}
@@ -801,13 +810,18 @@ type RevokeArgs struct {
 	Provider string
 	KeyID    string
 	DryRun   bool // check and describe, change nothing
+	// ByOperator: the operator revokes it from the console, which is their
+	// confirmation; Detail says why, for the audit record. (No tool sets it.)
+	ByOperator bool
+	Detail     string
 }
 
 // RevokeKey deletes a key for good. An expired key may be revoked too: that
 // only makes it more final.
 func (m *Manager) RevokeKey(ctx context.Context, a RevokeArgs) (res Revoked, err error) {
 	providerName, keyID := a.Provider, a.KeyID
-	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID}, a.DryRun)
+	c := m.begin(ctx, audit.Record{Tool: "revoke_key", Provider: orDefault(providerName), KeyID: keyID, Detail: a.Detail}, a.DryRun)
+	c.operator = a.ByOperator
 	defer func() { c.end(err) }()
 	if keyID, err = keyIDArg(keyID); err != nil {
 		return res, err
@@ -842,6 +856,14 @@ func (m *Manager) RevokeKey(ctx context.Context, a RevokeArgs) (res Revoked, err
 	res.FileRemoved = m.dropManaged(ctx, p.Name(), cur.ID, mk, &res.Notes)
 	res.Notes = append(res.Notes, c.notes...)
 	return res, nil
+}
+
+// lifetime is expires_in as a question's bound form says it.
+func lifetime(expiresIn string) string {
+	if s := strings.TrimSpace(expiresIn); s != "" {
+		return "after " + s
+	}
+	return "after the default lifetime"
 }
 
 // expiryNote says how a deadline is kept, when the policy has something to say.

@@ -49,7 +49,8 @@ func (m *Manager) Reap(ctx context.Context) (int, error) {
 		}
 		m.record(ctx, rec, err)
 	}
-	return n, nil
+	links, err := m.reapLinks(ctx)
+	return n + links, err
 }
 
 // RunReaper undoes interrupted creates and reaps, now and then every
@@ -87,6 +88,19 @@ func (m *Manager) Purge(ctx context.Context, retention time.Duration) error {
 		return err
 	} else if n > 0 {
 		m.log.Info("purged old audit records", "count", n)
+	}
+	// Requests and links a week past their end: the audit log keeps what
+	// happened to them.
+	week := m.now().Add(-7 * 24 * time.Hour)
+	if m.opts.Approvals != nil {
+		if _, err := m.opts.Approvals.Purge(ctx, week); err != nil {
+			return err
+		}
+	}
+	if m.opts.Reveals != nil {
+		if _, err := m.opts.Reveals.Purge(ctx, week); err != nil {
+			return err
+		}
 	}
 	for _, p := range m.providers {
 		if pp, ok := p.(interface {

@@ -12,13 +12,16 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/keyward/keyward/internal/approvals"
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/reveal"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
@@ -41,6 +44,11 @@ type Options struct {
 	// in the Reveal mode (tests put a scripted delivery here).
 	Secrets delivery.Secrets
 	Confirm policy.ConfirmMode // ask the human before destructive or write-scoped actions
+	// Approvals keeps acts that wait for the operator (the console); nil:
+	// no console, nobody but the client's human is asked.
+	Approvals *approvals.Store
+	// Reveals keeps one-time links to new secrets (KEYWARD_REVEAL=url).
+	Reveals *reveal.Store
 	// Unconfigured maps known but unconfigured providers to the variable that enables them.
 	Unconfigured map[string]string
 	// ReadOnly and Tools are the tool selection in force, which ListProviders reports.
@@ -62,6 +70,8 @@ type Manager struct {
 	// whose undo failed) like any other.
 	creating sync.Map
 	keys     keyLocks
+	// consoleURL is the console's base URL, once the HTTP front knows it.
+	consoleURL atomic.Pointer[string]
 }
 
 // New builds a Manager.
@@ -82,7 +92,7 @@ func New(o Options) (*Manager, error) {
 		o.Confirm = policy.ConfirmAsk
 	}
 	if o.Secrets == nil {
-		o.Secrets = delivery.Files{Mode: o.Reveal, Dir: o.SecretsDir}
+		o.Secrets = delivery.Files{Mode: o.Reveal, Dir: o.SecretsDir, Links: o.Reveals}
 	}
 	m := &Manager{providers: map[string]provider.Provider{}, opts: o, log: o.Logger, now: o.Now}
 	for _, p := range o.Providers {
@@ -189,41 +199,53 @@ const (
 	WouldAsk    Confirmation = "would_ask"     // a dry run: the human would be asked
 )
 
-// confirm puts message to the human when the operator wants confirmations.
-// When the client cannot ask, the act proceeds (recorded as could_not_ask) or,
-// with KEYWARD_CONFIRM=required, is refused.
+// confirm puts q to the human when the operator wants confirmations: the
+// client's human when it can ask, or the operator in the console (rec names
+// the act for the approval). When nobody can be asked, the act proceeds
+// (recorded as could_not_ask) or, with KEYWARD_CONFIRM=required, is refused.
 // A dry run learns what would become of the question without asking it.
-func (m *Manager) confirm(ctx context.Context, message string, dry bool) (Confirmation, error) {
+// approval is the id of the operator's request, when there is one.
+func (m *Manager) confirm(ctx context.Context, q caller.Question, dry bool, rec audit.Record) (_ Confirmation, approval string, _ error) {
 	if m.opts.Confirm == policy.ConfirmOff {
-		return NotAsked, nil
+		return NotAsked, "", nil
 	}
 	h := caller.HumanFrom(ctx)
+	if m.byOperator(h) {
+		if dry {
+			return WouldWaitForOperator, "", nil
+		}
+		return m.askOperator(ctx, rec, q)
+	}
+	if m.opts.Confirm == policy.ConfirmConsole {
+		// Settings checks make this unreachable: console needs the operator's token.
+		return CouldNotAsk, "", &policy.Refusal{Reason: "this needs the operator's approval in the console, and this keyward has no console, so nothing was changed", Setting: "KEYWARD_CONFIRM"}
+	}
 	if h != nil && dry {
-		return WouldAsk, nil
+		return WouldAsk, "", nil
 	}
 	if h == nil {
 		if m.opts.Confirm == policy.ConfirmRequired {
-			return CouldNotAsk, &policy.Refusal{
+			return CouldNotAsk, "", &policy.Refusal{
 				Reason:  "this needs the human's confirmation, and this client cannot ask them (it has no elicitation support), so nothing was changed; ask the human to do it with a client that can ask, or to change the setting",
 				Setting: "KEYWARD_CONFIRM",
 			}
 		}
-		return CouldNotAsk, nil
+		return CouldNotAsk, "", nil
 	}
-	d, err := h.Confirm(ctx, message)
+	d, err := h.Confirm(ctx, q)
 	if errors.Is(err, caller.ErrInputRequired) {
-		return "", err // asked; the answer comes with the next round
+		return "", "", err // asked; the answer comes with the next round
 	}
 	if err != nil {
-		return AskFailed, &declinedError{cause: err, msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
+		return AskFailed, "", &declinedError{cause: err, msg: fmt.Sprintf("the confirmation could not be shown to the human (%v), so nothing was changed; retry, or the operator can set KEYWARD_CONFIRM=false", err)}
 	}
 	switch d {
 	case caller.Accept:
-		return Confirmed, nil
+		return Confirmed, "", nil
 	case caller.Cancel:
-		return Cancelled, &declinedError{msg: "the human cancelled the confirmation; nothing was changed. Do not retry unless the human asks you to"}
+		return Cancelled, "", &declinedError{msg: "the human cancelled the confirmation; nothing was changed. Do not retry unless the human asks you to"}
 	}
-	return Declined, &declinedError{msg: "the human declined; nothing was changed. Do not retry unless the human asks you to"}
+	return Declined, "", &declinedError{msg: "the human declined; nothing was changed. Do not retry unless the human asks you to"}
 }
 
 func writeScopes(p provider.Provider, scopes []string) []string {

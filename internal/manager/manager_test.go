@@ -387,7 +387,7 @@ func TestNativeRotationWhoseSecretCannotBeDelivered(t *testing.T) {
 
 type decliningHuman struct{ asked int }
 
-func (h *decliningHuman) Confirm(context.Context, string) (caller.Decision, error) {
+func (h *decliningHuman) Confirm(context.Context, caller.Question) (caller.Decision, error) {
 	h.asked++
 	return caller.Decline, nil
 }

@@ -212,17 +212,18 @@ type AuditArgs struct {
 	Provider string
 	KeyID    string
 	Outcome  string
+	Tool     string // the tool (or keyward's own actor: reaper, recovery, console)
 	Since    string // a duration back from now ("24h") or an RFC 3339 time
 	Limit    int
 	Cursor   string
 }
 
 // Outcomes lists the values the audit log's outcome filter accepts.
-var Outcomes = []string{audit.OutcomeOK, audit.OutcomeError, audit.OutcomeRefused, audit.OutcomeDeclined, audit.OutcomeDryRun}
+var Outcomes = []string{audit.OutcomeOK, audit.OutcomeError, audit.OutcomeRefused, audit.OutcomeDeclined, audit.OutcomeDryRun, audit.OutcomeAwaiting}
 
 // AuditLog reads what was done through keyward, newest first.
 func (m *Manager) AuditLog(ctx context.Context, a AuditArgs) (AuditPage, error) {
-	f := audit.Filter{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Limit: a.Limit, Cursor: a.Cursor}
+	f := audit.Filter{Provider: a.Provider, KeyID: a.KeyID, Outcome: a.Outcome, Tool: a.Tool, Limit: a.Limit, Cursor: a.Cursor}
 	if a.Outcome != "" && !slices.Contains(Outcomes, a.Outcome) {
 		return AuditPage{}, fmt.Errorf("outcome %q is not one of %s", a.Outcome, strings.Join(Outcomes, ", "))
 	}

@@ -51,6 +51,12 @@ type Delivery struct {
 	// Previous is the file beside the key's file where the secret this one
 	// replaced stays readable until it stops working.
 	Previous string
+	// Link is the one-time link the secret waits behind (url mode), until
+	// LinkExpiresAt; LinkShown says whether the client showed it to the
+	// human (nil: it could not, so the agent must pass it on).
+	Link          string
+	LinkExpiresAt *time.Time
+	LinkShown     *bool
 }
 
 // NewSecret answers every call that makes a key or a secret (create, update,
@@ -123,6 +129,9 @@ const (
 	NoteSecretInline          NoteKind = "secret_inline"           // the secret is in the answer, once
 	NoteSecretShown           NoteKind = "secret_shown"            // the human saw the secret; the caller did not
 	NoteSecretFile            NoteKind = "secret_file"             // Path holds the secret
+	NoteSecretLink            NoteKind = "secret_link"             // Path is a one-time link to the secret, for the human, until At
+	NoteLinkShown             NoteKind = "link_shown"              // the client showed the link to the human
+	NoteLinkNotOpened         NoteKind = "link_not_opened"         // the client showed the link but the human did not open it (yet)
 	NoteElicitUnavailable     NoteKind = "elicit_unavailable"      // the client cannot show it: written to a file
 	NoteElicitNotAcknowledged NoteKind = "elicit_not_acknowledged" // not acknowledged: written to a file
 	NoteElicitFailed          NoteKind = "elicit_failed"           // showing it failed: written to a file

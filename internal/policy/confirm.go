@@ -19,6 +19,9 @@ const (
 	// ConfirmRequired refuses such acts when the human cannot be asked
 	// (KEYWARD_CONFIRM=required).
 	ConfirmRequired ConfirmMode = "required"
+	// ConfirmConsole makes every such act wait for the operator's approval
+	// in the console of keyward serve (KEYWARD_CONFIRM=console).
+	ConfirmConsole ConfirmMode = "console"
 )
 
 // ParseConfirmMode reads KEYWARD_CONFIRM.
@@ -30,11 +33,14 @@ func ParseConfirmMode(s string) (ConfirmMode, error) {
 	if strings.EqualFold(v, "required") {
 		return ConfirmRequired, nil
 	}
+	if strings.EqualFold(v, "console") {
+		return ConfirmConsole, nil
+	}
 	if b, err := strconv.ParseBool(v); err == nil { // the spellings every boolean setting accepts
 		if b {
 			return ConfirmAsk, nil
 		}
 		return ConfirmOff, nil
 	}
-	return "", fmt.Errorf("KEYWARD_CONFIRM=%q is not a confirmation mode; use true (ask when the client can), required (refuse when it cannot) or false (never ask)", s)
+	return "", fmt.Errorf("KEYWARD_CONFIRM=%q is not a confirmation mode; use true (ask when the client can), required (refuse when it cannot), console (wait for the operator's approval in the console) or false (never ask)", s)
 }

@@ -257,3 +257,14 @@ func (r *Records) ForgetTx(ctx context.Context, tx *sql.Tx, providerName, keyID 
 	_, err := db.ExecContext(ctx, r.st.Q(`DELETE FROM managed_keys WHERE provider = ? AND key_id = ?`), providerName, store.Text(keyID))
 	return r.st.Scrub(err)
 }
+
+// ByCreator lists the records of keys created by createdBy (as Managed.CreatedBy
+// names them) at or after since, oldest first.
+func (r *Records) ByCreator(ctx context.Context, createdBy string, since time.Time) ([]*Managed, error) {
+	return r.query(ctx, `created_by = ? AND created_at >= ?`, store.Text(createdBy), since.UnixMilli())
+}
+
+// WithCreator lists every record that names who created its key.
+func (r *Records) WithCreator(ctx context.Context) ([]*Managed, error) {
+	return r.query(ctx, `created_by <> ''`)
+}

@@ -1,10 +1,15 @@
 // Package seal makes state handed to a client tamper-proof: a value is
 // encoded with an HMAC-SHA256 over it, so the client can carry it but not
 // change or forge it. Sealed state is signed, not encrypted: never seal a
-// secret.
+// secret. Encrypt is for secrets: AES-256-GCM under a key derived from the
+// sealing key and a context (such as a one-time link's token), so the
+// ciphertext opens only with both.
 package seal
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -88,8 +93,63 @@ func (s *Sealer) Open(token string, v any) error {
 	return nil
 }
 
+// Tag is a MAC of parts under purpose, URL-safe: a value only holders of
+// the key can compute, such as a CSRF token bound to a login session.
+// Purposes keep tags for one use from being valid for another.
+func (s *Sealer) Tag(purpose string, parts ...string) string {
+	h := hmac.New(sha256.New, s.key)
+	fmt.Fprintf(h, "tag/%d:%s", len(purpose), purpose)
+	for _, p := range parts {
+		fmt.Fprintf(h, "/%d:%s", len(p), p)
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// TagEqual compares a tag in constant time.
+func TagEqual(a, b string) bool { return hmac.Equal([]byte(a), []byte(b)) }
+
 func (s *Sealer) mac(payload string) []byte {
 	h := hmac.New(sha256.New, s.key)
 	h.Write([]byte(payload))
 	return h.Sum(nil)
+}
+
+// Encrypt seals plaintext for context: only a holder of the sealing key and
+// context can decrypt it. context is bound as the AEAD's associated data too.
+func (s *Sealer) Encrypt(plaintext []byte, context string) ([]byte, error) {
+	aead, err := s.aead(context)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plaintext, []byte(context)), nil
+}
+
+// Decrypt opens what Encrypt sealed for context; ErrForged otherwise.
+func (s *Sealer) Decrypt(ciphertext []byte, context string) ([]byte, error) {
+	aead, err := s.aead(context)
+	if err != nil {
+		return nil, err
+	}
+	if len(ciphertext) < aead.NonceSize() {
+		return nil, ErrForged
+	}
+	out, err := aead.Open(nil, ciphertext[:aead.NonceSize()], ciphertext[aead.NonceSize():], []byte(context))
+	if err != nil {
+		return nil, ErrForged
+	}
+	return out, nil
+}
+
+func (s *Sealer) aead(context string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, s.key, []byte(context), "keyward seal encrypt v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

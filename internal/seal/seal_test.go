@@ -67,3 +67,22 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestEncryptOpensOnlyWithKeyAndContext(t *testing.T) {
+	s := Random()
+	ct, err := s.Encrypt([]byte("kw_secret"), "reveal/abc")
+	require.NoError(t, err)
+	assert.NotContains(t, string(ct), "kw_secret")
+	pt, err := s.Decrypt(ct, "reveal/abc")
+	require.NoError(t, err)
+	assert.Equal(t, "kw_secret", string(pt))
+	_, err = s.Decrypt(ct, "reveal/abd")
+	assert.ErrorIs(t, err, ErrForged, "another context")
+	_, err = Random().Decrypt(ct, "reveal/abc")
+	assert.ErrorIs(t, err, ErrForged, "another key")
+	ct[len(ct)-1] ^= 1
+	_, err = s.Decrypt(ct, "reveal/abc")
+	assert.ErrorIs(t, err, ErrForged, "altered")
+	_, err = s.Decrypt([]byte("x"), "reveal/abc")
+	assert.ErrorIs(t, err, ErrForged, "truncated")
+}

@@ -19,17 +19,18 @@ const (
 	ModeFile   Mode = "file"   // a 0600 file under a 0700 directory (default)
 	ModeInline Mode = "inline" // in the tool result, once
 	ModeElicit Mode = "elicit" // shown to the human through MCP elicitation
+	ModeURL    Mode = "url"    // behind a one-time link to a page keyward serves
 )
 
 // ParseMode accepts the KEYWARD_REVEAL values.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ModeFile, ModeInline, ModeElicit:
+	case ModeFile, ModeInline, ModeElicit, ModeURL:
 		return m, nil
 	case "":
 		return ModeFile, nil
 	}
-	return "", fmt.Errorf("KEYWARD_REVEAL=%q is not a delivery mode; use file, inline or elicit", s)
+	return "", fmt.Errorf("KEYWARD_REVEAL=%q is not a delivery mode; use file, inline, elicit or url", s)
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -24,7 +24,7 @@ func TestParseMode(t *testing.T) {
 		_, err := ParseMode(in)
 		require.Error(t, err, in)
 		assert.Contains(t, err.Error(), "KEYWARD_REVEAL")
-		assert.Contains(t, err.Error(), "file, inline or elicit")
+		assert.Contains(t, err.Error(), "file, inline, elicit or url")
 	}
 }
 
