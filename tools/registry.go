@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -55,6 +56,9 @@ type Options struct {
 	// Rounds carries questions to the human over the rounds of a call; nil:
 	// a sealer with a random key and nonces remembered in memory.
 	Rounds *Rounds
+	// Refusals, whose ServerOptions the server was built with, are armed
+	// with the tools registered (nil: refusals are not explained).
+	Refusals *Refusals
 }
 
 // Surface is what the tools' schemas and descriptions are made from: the
@@ -94,16 +98,56 @@ func surfaceOf(m *manager.Manager) Surface {
 	return p
 }
 
-// ServerOptions are the mcp-go options the tools rely on: every call is
+// Refusals are the mcp-go options the tools rely on: every call is
 // validated against its tool's input schema (strict: unknown arguments are
 // refused) before anything runs, and a refusal is explained in sentences,
-// made safe to echo and audited. Pass them to server.NewMCPServer. It fails
-// when a tool's schema does not compile, because mcp-go would then skip
-// validating that tool without a word.
-func ServerOptions(m *manager.Manager, log *slog.Logger, admit Gate) ([]server.ServerOption, error) {
+// made safe to echo and audited. Its ServerOptions go to
+// server.NewMCPServer; Register arms it with the tools and the manager, which
+// may come later than the server (stdio answers initialize while the state
+// opens; no call reaches a tool before Register).
+type Refusals struct {
+	log   *slog.Logger
+	admit Gate
+	armed atomic.Pointer[armedRefusals]
+}
+
+type armedRefusals struct {
+	m      *manager.Manager
+	checks map[string]refusal
+}
+
+// NewRefusals makes the refusals for one server; admit is the transport's
+// gate for calls refused for their arguments (nil: none).
+func NewRefusals(log *slog.Logger, admit Gate) *Refusals {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return &Refusals{log: log, admit: admit}
+}
+
+// ServerOptions are what to pass to server.NewMCPServer.
+func (r *Refusals) ServerOptions() []server.ServerOption {
+	hooks := &server.Hooks{}
+	hooks.AddAfterCallTool(func(ctx context.Context, _ any, req *mcp.CallToolRequest, result any) {
+		res, ok := result.(*mcp.CallToolResult)
+		armed := r.armed.Load()
+		if !ok || req == nil || armed == nil {
+			return
+		}
+		if c, known := armed.checks[req.Params.Name]; known {
+			c.rewrite(ctx, armed.m, r.log, r.admit, req, res)
+		}
+	})
+	return []server.ServerOption{
+		server.WithInputSchemaValidation(),
+		server.WithStrictInputSchemaDefault(),
+		server.WithHooks(hooks),
+	}
+}
+
+// arm makes the refusals explain defs' arguments, with m's providers named
+// in hints.
+func (r *Refusals) arm(m *manager.Manager, defs []definition) {
 	hint := func(arg string, v any) string {
 		name, _ := v.(string)
 		if env := m.EnableWith(name); arg == "provider" && env != "" {
@@ -112,24 +156,10 @@ func ServerOptions(m *manager.Manager, log *slog.Logger, admit Gate) ([]server.S
 		return ""
 	}
 	checks := map[string]refusal{}
-	for _, d := range all(surfaceOf(m)) {
+	for _, d := range defs {
 		checks[d.tool.Name] = refusal{d: d, e: newExplainer(d.tool, hint)}
 	}
-	hooks := &server.Hooks{}
-	hooks.AddAfterCallTool(func(ctx context.Context, _ any, req *mcp.CallToolRequest, result any) {
-		res, ok := result.(*mcp.CallToolResult)
-		if !ok || req == nil {
-			return
-		}
-		if r, known := checks[req.Params.Name]; known {
-			r.rewrite(ctx, m, log, admit, req, res)
-		}
-	})
-	return []server.ServerOption{
-		server.WithInputSchemaValidation(),
-		server.WithStrictInputSchemaDefault(),
-		server.WithHooks(hooks),
-	}, nil
+	r.armed.Store(&armedRefusals{m: m, checks: checks})
 }
 
 // Gate admits a tool call or says why not ("" admits): the transport's own
@@ -147,6 +177,9 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 		o.Rounds = &Rounds{Sealer: seal.Random(), Spent: &MemorySpent{}}
 	}
 	defs := all(surfaceOf(m))
+	if o.Refusals != nil {
+		o.Refusals.arm(m, defs)
+	}
 	known := map[string]bool{}
 	for _, d := range defs {
 		known[d.tool.Name] = true

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -99,14 +100,18 @@ func run(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.
 		// (stdout carries only protocol, even here).
 		fmt.Fprint(stderr, firstContact)
 	}
-	app, ok := openApp(ctx, cfg, logger)
-	if !ok {
-		return 1
-	}
+	// The state opens while the client's first message is answered
+	// (ServeStdio); nothing else is answered before it is open.
+	app := keyward.Prepare(cfg, logger)
 	defer app.Close()
 	app.StartReaper()
 	if err := app.ServeStdio(ctx, stdin, stdout); err != nil {
-		logger.Error("stdio transport stopped", "err", err)
+		var start *keyward.StartError
+		if errors.As(err, &start) {
+			logStartFailure(logger, start.Err)
+		} else {
+			logger.Error("stdio transport stopped", "err", err)
+		}
 		return 1
 	}
 	return 0
@@ -135,13 +140,18 @@ func isTerminal(r io.Reader) bool {
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...keyward.Option) (*keyward.App, bool) {
 	app, err := keyward.New(ctx, cfg, logger, opts...)
 	if err != nil {
-		// One record per line: the settings checks list every problem at once.
-		for _, line := range strings.Split(err.Error(), "\n") {
-			logger.Error("keyward could not start", "err", line)
-		}
+		logStartFailure(logger, err)
 		return nil, false
 	}
 	return app, true
+}
+
+// logStartFailure logs why keyward could not start, one record per line:
+// the settings checks list every problem at once.
+func logStartFailure(logger *slog.Logger, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		logger.Error("keyward could not start", "err", line)
+	}
 }
 
 func printUsage(w io.Writer) {

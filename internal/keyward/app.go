@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,13 @@ type App struct {
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
 
+	build    buildOptions
+	refusals *tools.Refusals
+	// opened is closed when Open has finished, well or not (openErr).
+	opened   chan struct{}
+	openOnce sync.Once
+	openErr  error
+
 	clientLog *clientLog           // notifications/message (notify.go)
 	front     atomic.Pointer[HTTP] // the HTTP front, once NewHTTP made it
 	operator  operatorParts        // the console, approvals and one-time links (app_console.go)
@@ -65,54 +73,26 @@ func WithClock(now func() time.Time) Option { return func(o *buildOptions) { o.n
 
 // New opens the state and wires every part; Close releases them.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
+	app := Prepare(cfg, logger, opts...)
+	if err := app.Open(ctx); err != nil {
+		app.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+// Prepare builds what answering initialize needs, the MCP server without
+// its tools, and nothing that touches the state: stdio answers a client's
+// first message while Open runs. No tool is reachable before Open succeeds
+// (ServeStdio holds every other message until then).
+func Prepare(cfg *config.Config, logger *slog.Logger, opts ...Option) *App {
 	bo := buildOptions{now: time.Now}
 	for _, o := range opts {
 		o(&bo)
 	}
-	st, err := store.Open(ctx, cfg.DB, store.Options{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout},
-		append([]store.Schema{local.Schema, audit.Schema, records.Schema}, operatorSchemas...)...)
-	if err != nil {
-		return nil, err
-	}
-	app := &App{Config: cfg, Store: st, Log: logger}
-	ok := false
-	defer func() {
-		if !ok {
-			app.Close()
-		}
-	}()
-	// Secret files an older keyward, a copy or a restore left readable are
-	// made private before anything else is written there.
-	if err := secret.TightenDir(cfg.SecretsDir); err != nil {
-		return nil, fmt.Errorf("KEYWARD_SECRETS_DIR: %w", err)
-	}
-	if app.Local, err = local.New(ctx, st, local.Options{Scopes: cfg.LocalScopes, MaxKeys: cfg.LocalMaxKeys, Now: bo.now}); err != nil {
-		return nil, fmt.Errorf("starting the local authority: %w", err)
-	}
-	providers := []provider.Provider{app.Local}
-	remote, unconfigured := remoteProviders(cfg)
-	providers = append(providers, remote...)
-	if err := checkSettings(cfg, providers, unconfigured, logger); err != nil {
-		return nil, err
-	}
-
-	if err := app.buildOperator(cfg, bo); err != nil {
-		return nil, err
-	}
-	if app.Manager, err = manager.New(manager.Options{
-		Providers: providers, Policy: cfg.Policy(), Store: st, Audit: audit.New(st, bo.now), Now: bo.now,
-		Reveal: app.operator.reveal, SecretsDir: cfg.SecretsDir, Confirm: cfg.Confirm,
-		Unconfigured: unconfigured, ReadOnly: cfg.ReadOnly, Tools: cfg.Tools, Logger: logger,
-		Approvals: app.operator.approvals, Reveals: app.operator.links,
-	}); err != nil {
-		return nil, err
-	}
-
-	toolOpts, err := tools.ServerOptions(app.Manager, logger, app.admitCall)
-	if err != nil {
-		return nil, err
-	}
-	app.MCP = server.NewMCPServer("keyward", version.Version, append(toolOpts,
+	app := &App{Config: cfg, Log: logger, build: bo, opened: make(chan struct{})}
+	app.refusals = tools.NewRefusals(logger, app.admitCall)
+	app.MCP = server.NewMCPServer("keyward", version.Version, append(app.refusals.ServerOptions(),
 		server.WithToolCapabilities(false),
 		server.WithElicitation(),
 		server.WithLogging(),
@@ -123,22 +103,77 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		server.WithInstructions(instructions),
 		server.WithToolHandlerMiddleware(app.toolMiddleware),
 	)...)
+	app.clientLog = newClientLog(app.MCP, cfg.Credentials())
+	return app
+}
+
+// Open opens the state and wires the providers, the manager and the tools,
+// once; later calls return the first one's answer. After a failure the App
+// holds nothing open, and Close is still safe.
+func (a *App) Open(ctx context.Context) error {
+	a.openOnce.Do(func() {
+		a.openErr = a.open(ctx)
+		close(a.opened)
+	})
+	return a.openErr
+}
+
+// errClosed is Open's answer after Close.
+var errClosed = errors.New("keyward is shutting down")
+
+func (a *App) open(ctx context.Context) (err error) {
+	cfg, bo, logger := a.Config, a.build, a.Log
+	st, err := store.Open(ctx, cfg.DB, store.Options{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout},
+		append([]store.Schema{local.Schema, audit.Schema, records.Schema}, operatorSchemas...)...)
+	if err != nil {
+		return err
+	}
+	a.Store = st
+	defer func() {
+		if err != nil {
+			a.closeState()
+		}
+	}()
+	// Secret files an older keyward, a copy or a restore left readable are
+	// made private before anything else is written there.
+	if err := secret.TightenDir(cfg.SecretsDir); err != nil {
+		return fmt.Errorf("KEYWARD_SECRETS_DIR: %w", err)
+	}
+	if a.Local, err = local.New(ctx, st, local.Options{Scopes: cfg.LocalScopes, MaxKeys: cfg.LocalMaxKeys, Now: bo.now}); err != nil {
+		return fmt.Errorf("starting the local authority: %w", err)
+	}
+	providers := []provider.Provider{a.Local}
+	remote, unconfigured := remoteProviders(cfg)
+	providers = append(providers, remote...)
+	if err := checkSettings(cfg, providers, unconfigured, logger); err != nil {
+		return err
+	}
+
+	if err := a.buildOperator(cfg, bo); err != nil {
+		return err
+	}
+	if a.Manager, err = manager.New(manager.Options{
+		Providers: providers, Policy: cfg.Policy(), Store: st, Audit: audit.New(st, bo.now), Now: bo.now,
+		Reveal: a.operator.reveal, SecretsDir: cfg.SecretsDir, Confirm: cfg.Confirm,
+		Unconfigured: unconfigured, ReadOnly: cfg.ReadOnly, Tools: cfg.Tools, Logger: logger,
+		Approvals: a.operator.approvals, Reveals: a.operator.links,
+	}); err != nil {
+		return err
+	}
 	sealer := seal.Random() // each process its own key, unless the operator shares one
 	if len(cfg.StateKey) > 0 {
 		if sealer, err = seal.New(cfg.StateKey); err != nil {
-			return nil, fmt.Errorf("KEYWARD_STATE_KEY: %w", err)
+			return fmt.Errorf("KEYWARD_STATE_KEY: %w", err)
 		}
 	}
 	// Answers are spent in the database, so no replica uses one twice.
 	rounds := &tools.Rounds{Sealer: sealer, Spent: records.New(st, bo.now), Now: bo.now}
-	app.clientLog = newClientLog(app.MCP, cfg.Credentials())
-	if app.Tools, err = tools.Register(app.MCP, app.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger, Rounds: rounds}); err != nil {
-		return nil, err
+	if a.Tools, err = tools.Register(a.MCP, a.Manager, tools.Options{ReadOnly: cfg.ReadOnly, Allow: cfg.Tools, Logger: logger, Rounds: rounds, Refusals: a.refusals}); err != nil {
+		return err
 	}
 
-	logger.Info("keyward ready", "version", version.Version, "db", st.String(), "engine", string(st.Engine()), "providers", strings.Join(app.Manager.ProviderNames(), ","), "tools", len(app.Tools))
-	ok = true
-	return app, nil
+	logger.Info("keyward ready", "version", version.Version, "db", st.String(), "engine", string(st.Engine()), "providers", strings.Join(a.Manager.ProviderNames(), ","), "tools", len(a.Tools))
+	return nil
 }
 
 // listCacheTTL is how long a 2026-07-28 client may reuse a tools/list or
@@ -158,7 +193,7 @@ func (a *App) toolMiddleware(next server.ToolHandlerFunc) server.ToolHandlerFunc
 	}
 }
 
-// admitCall is the gate tools.ServerOptions applies to calls refused for
+// admitCall is the gate tools.Refusals applies to calls refused for
 // their arguments too (they never reach toolMiddleware): the front's limits
 // for calls over HTTP, nothing otherwise.
 func (a *App) admitCall(ctx context.Context, _ mcp.CallToolRequest) (string, bool) {
@@ -200,7 +235,8 @@ func checkSettings(cfg *config.Config, configured []provider.Provider, unconfigu
 // the state (store.Lead): the others wait, and one of them takes over when
 // the leader stops or dies. Serving commands start it; one-shot ones
 // (keyward audit) don't, so reading the audit log never changes it. The
-// first answer does not wait for any of it.
+// first answer does not wait for any of it. It may be called before Open
+// has finished; it then starts once the state is open.
 func (a *App) StartReaper() {
 	if a.stopReaper != nil {
 		return
@@ -209,6 +245,14 @@ func (a *App) StartReaper() {
 	a.stopReaper, a.reaperDone = cancel, make(chan struct{})
 	go func() {
 		defer close(a.reaperDone)
+		select { // the App may still be opening (Prepare, then Open)
+		case <-a.opened:
+		case <-ctx.Done():
+			return
+		}
+		if a.openErr != nil {
+			return
+		}
 		// What the reaper does is told to every client that asked (caller.Notify).
 		ctx := caller.WithNotifier(ctx, broadcast{a.clientLog})
 		for ctx.Err() == nil {
@@ -245,18 +289,30 @@ func (a *App) StartReaper() {
 	}()
 }
 
-// Close stops background work and closes the state file.
+// Close stops background work and closes the state. It waits for an Open in
+// progress, and stops a later one from opening anything.
 func (a *App) Close() error {
+	a.openOnce.Do(func() {
+		a.openErr = errClosed
+		close(a.opened)
+	})
 	if a.stopReaper != nil {
 		a.stopReaper()
 		<-a.reaperDone
 	}
+	return a.closeState()
+}
+
+// closeState closes the local authority and the store, if open.
+func (a *App) closeState() error {
 	var errs []error
 	if a.Local != nil {
 		errs = append(errs, a.Local.Close())
+		a.Local = nil
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
+		a.Store = nil
 	}
 	return errors.Join(errs...)
 }

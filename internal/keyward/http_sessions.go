@@ -444,7 +444,7 @@ func (h *HTTP) limitToolCalls(ctx context.Context, req mcp.CallToolRequest, next
 }
 
 // admit applies the per-caller checks to an HTTP tool call, whether or not
-// its arguments pass the tool's schema (tools.ServerOptions runs it for those
+// its arguments pass the tool's schema (tools.Refusals runs it for those
 // that do not, which never reach limitToolCalls). A session-based call needs
 // an initialized session and is rate limited per session; a stateless
 // (2026-07-28) call declares its client itself and is rate limited per

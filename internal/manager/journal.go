@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
@@ -38,18 +39,19 @@ type intent struct {
 	journal                  *records.Records
 }
 
-// holder names this process in the intents it writes.
-var holder = func() string {
+// holder names this process in the intents it writes (made on first use:
+// start-up does not wait for the host name).
+var holder = sync.OnceValue(func() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
-}()
+})
 
 func (m *Manager) beginCreate(ctx context.Context, p provider.Provider, name, tool string) (*intent, error) {
 	in := &intent{id: "req_" + strings.ToLower(rand.Text()), provider: p.Name(), name: name, tool: tool, journal: m.rec()}
 	// In flight before it is journalled: Reconcile must never see this
 	// process's intent without it being in flight until the call is over.
 	m.creating.Store(in.id, true)
-	err := in.journal.Begin(ctx, records.Intent{ID: in.id, Provider: in.provider, Name: name, Tool: tool, Holder: holder, StartedAt: m.now()})
+	err := in.journal.Begin(ctx, records.Intent{ID: in.id, Provider: in.provider, Name: name, Tool: tool, Holder: holder(), StartedAt: m.now()})
 	if err != nil {
 		m.creating.Delete(in.id)
 		return nil, fmt.Errorf("the state file could not record the create before it starts (%w); nothing was changed", err)
@@ -155,7 +157,7 @@ var reconcileListed = func() {}
 // abandoned: the intent's process is gone (same host, dead pid or an earlier
 // process with this pid), or it has not been heard of for intentLease.
 func (m *Manager) abandoned(ctx context.Context, pi pendingIntent) (bool, error) {
-	if pi.holder == holder {
+	if pi.holder == holder() {
 		if _, inFlight := m.creating.Load(pi.id); inFlight {
 			return false, nil
 		}

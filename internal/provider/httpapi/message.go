@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -24,19 +25,25 @@ var messageFields = []string{"detail", "message", "msg", "error"}
 var permissionFields = []string{"permission", "missing_permission", "required_permission", "required_scope", "scope"}
 
 // permissionPatterns find a permission name in a 403 message: quoted next to
-// the word, or an unquoted compound name (instance_write, keys:write) beside it.
-var permissionPatterns = []*regexp.Regexp{
-	regexp.MustCompile("(?i)(?:permission|scope)s?\\W{0,4}[\"'`]([\\w.:-]{2,40})[\"'`]"),
-	regexp.MustCompile("(?i)[\"'`]([\\w.:-]{2,40})[\"'`]\\s+(?:permission|scope)"),
-	regexp.MustCompile(`(?i)(?:permission|scope)s?(?:\s+(?:is\s+)?(?:required|missing|needed))?\s*[:=]?\s+([a-z][a-z0-9]*(?:[_.:][a-z0-9]+)+)`),
-	regexp.MustCompile(`(?i)\b([a-z][a-z0-9]*(?:[_.:][a-z0-9]+)+)\s+(?:permission|scope)`),
-}
+// the word, or an unquoted compound name (instance_write, keys:write) beside
+// it. These patterns are compiled on first use, not at start-up, which they
+// would slow for every process, most of which never read a platform's error.
+var permissionPatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile("(?i)(?:permission|scope)s?\\W{0,4}[\"'`]([\\w.:-]{2,40})[\"'`]"),
+		regexp.MustCompile("(?i)[\"'`]([\\w.:-]{2,40})[\"'`]\\s+(?:permission|scope)"),
+		regexp.MustCompile(`(?i)(?:permission|scope)s?(?:\s+(?:is\s+)?(?:required|missing|needed))?\s*[:=]?\s+([a-z][a-z0-9]*(?:[_.:][a-z0-9]+)+)`),
+		regexp.MustCompile(`(?i)\b([a-z][a-z0-9]*(?:[_.:][a-z0-9]+)+)\s+(?:permission|scope)`),
+	}
+})
 
 // secretLike matches long token-shaped words: a key the platform echoes back
 // (say, one being validated) looks like this even when it is not ours.
 var (
-	secretLike = regexp.MustCompile(`[A-Za-z0-9_\-+=]{24,}`)
-	uuidLike   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	secretLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9_\-+=]{24,}`) })
+	uuidLike   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
 )
 
 // quote is ": <the platform's message>" or "" when the body has none.
@@ -54,8 +61,8 @@ func (k *call) quote(body []byte) string {
 func (k *call) sanitize(s string) string {
 	s = k.c.redactor.redact(s)
 	s = secret.MaskText(s)
-	s = secretLike.ReplaceAllStringFunc(s, func(w string) string {
-		if uuidLike.MatchString(w) || !hasLetterAndDigit(w) {
+	s = secretLike().ReplaceAllStringFunc(s, func(w string) string {
+		if uuidLike().MatchString(w) || !hasLetterAndDigit(w) {
 			return w
 		}
 		return redacted
@@ -134,7 +141,7 @@ func permissionIn(body []byte) string {
 		}
 	}
 	msg := messageIn(body)
-	for _, re := range permissionPatterns {
+	for _, re := range permissionPatterns() {
 		if m := re.FindStringSubmatch(msg); m != nil {
 			return m[1]
 		}
