@@ -410,8 +410,15 @@ func (c *Console) disabled(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath keeps a redirect on this site: a path, never another host.
+// Browsers drop tabs and newlines from a URL and read a backslash as a
+// slash, so "/\t/host" or "/\\host" would lead elsewhere: any control
+// character or backslash sends the operator home instead.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
+		strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "/"
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return p
