@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +74,55 @@ func TestAttackConsoleLoginOpenRedirect(t *testing.T) {
 		to = browserResolve(t, ts.url, resp.Header.Get("Location"))
 		assert.Equal(t, base.Host, to.Host, "a logged-in operator's click on the login with %q leads to %q", next, resp.Header.Get("Location"))
 	}
+}
+
+// Was a hole: a session-based streamable HTTP or SSE session was not bound
+// to the principal that opened it. Any principal that authenticated at all
+// (a read-only OAuth token of another subject) could learn another's session
+// id from audit_log (every record names its session), then end that session
+// (DELETE), read its stream (GET: its notices and server requests) or post
+// into it (tool calls under its client's name, against its rate limit).
+func TestAttackSessionOfAnotherPrincipal(t *testing.T) {
+	ts, is := startOAuth(t)
+	now := time.Now()
+	alice := is.Token("k1", "", "at+jwt", is.Claims(now, resource, "alice@example.com", "keyward:read keyward:write"))
+	bob := is.Token("k1", "", "at+jwt", is.Claims(now, resource, "bob@example.com", "keyward:read"))
+
+	status, h, body := ts.raw(t, http.MethodPost, PathMCP, initializeBody, auth(alice))
+	require.Equal(t, http.StatusOK, status, body)
+	sid := h.Get("Mcp-Session-Id")
+	require.NotEmpty(t, sid)
+	as := func(token string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + token, "Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-06-18"}
+	}
+	status, _, body = ts.raw(t, http.MethodPost, PathMCP, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, as(alice))
+	require.Equal(t, http.StatusAccepted, status, body)
+	status, _, body = ts.raw(t, http.MethodPost, PathMCP, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_key","arguments":{"name":"alices"}}}`, as(alice))
+	require.Equal(t, http.StatusOK, status, body)
+
+	// Bob reads alice's session id in the audit log.
+	reader := ts.oauthClient(t, bob)
+	recs := ts.ok(t, reader, "audit_log", map[string]any{"limit": 10})["records"].([]any)
+	seen := false
+	for _, r := range recs {
+		seen = seen || r.(map[string]any)["session_id"] == sid
+	}
+	require.True(t, seen, "the audit log names the session")
+
+	status, _, body = ts.raw(t, http.MethodPost, PathMCP, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_keys","arguments":{}}}`, as(bob))
+	assert.Equal(t, http.StatusNotFound, status, "bob posts into alice's session: %s", body)
+	status, _, _ = ts.raw(t, http.MethodDelete, PathMCP, "", as(bob))
+	assert.Equal(t, http.StatusNotFound, status, "bob ends alice's session")
+	status, _, _ = ts.raw(t, http.MethodGet, PathMCP, "", as(bob))
+	assert.Equal(t, http.StatusNotFound, status, "bob listens on alice's session")
+
+	status, _, body = ts.raw(t, http.MethodPost, PathMCP, `{"jsonrpc":"2.0","id":4,"method":"tools/list"}`, as(alice))
+	assert.Equal(t, http.StatusOK, status, "alice's session lives on: %s", body)
+
+	// The same on SSE: a stream opened with the static token takes no
+	// message from bob.
+	sse := ts.rawSSE(t)
+	status, _, body = ts.raw(t, http.MethodPost, sse.endpoint, `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`, auth(bob))
+	assert.Equal(t, http.StatusNotFound, status, "bob posts into another principal's SSE session: %s", body)
+	sse.post(`{"jsonrpc":"2.0","id":6,"method":"ping"}`)
 }
