@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +126,38 @@ func TestAttackSessionOfAnotherPrincipal(t *testing.T) {
 	status, _, body = ts.raw(t, http.MethodPost, sse.endpoint, `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`, auth(bob))
 	assert.Equal(t, http.StatusNotFound, status, "bob posts into another principal's SSE session: %s", body)
 	sse.post(`{"jsonrpc":"2.0","id":6,"method":"ping"}`)
+}
+
+// Was a hole: the login limit read the failures of an address, checked the
+// token, and only then counted a failure, so logins sent at once all passed
+// the check before any was counted: far more than 10 guesses per address
+// per window.
+func TestAttackConsoleLoginLimitRacedByParallelGuesses(t *testing.T) {
+	ts := startConsole(t, nil)
+	const n = 60
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			req, _ := http.NewRequest(http.MethodPost, ts.url+"/login", strings.NewReader(url.Values{"token": {"wrong-guess"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.LessOrEqual(t, statuses[http.StatusUnauthorized], 10, "guesses checked in one window: %v", statuses)
+	assert.Equal(t, n, statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests], "%v", statuses)
 }
