@@ -5,6 +5,8 @@ package keyward
 // demonstrates, and passes now that the hole is closed.
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/manager"
 )
 
 // browserResolve is where a browser goes for a Location header: it strips
@@ -160,4 +164,29 @@ func TestAttackConsoleLoginLimitRacedByParallelGuesses(t *testing.T) {
 	wg.Wait()
 	assert.LessOrEqual(t, statuses[http.StatusUnauthorized], 10, "guesses checked in one window: %v", statuses)
 	assert.Equal(t, n, statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests], "%v", statuses)
+}
+
+// Was a hole: an emergency revoke handled the first 1000 keys of its form
+// and dropped the rest without a word: the result page listed what was
+// revoked and what failed, and a rogue agent's 1001st key was in neither,
+// still working while the operator believed the revoke complete.
+func TestAttackEmergencyRevokeDropsKeysPastItsCapSilently(t *testing.T) {
+	ts := startConsole(t, nil)
+	b := newBrowser(t, ts)
+	b.login()
+	rogue := ts.connect(t, "http", "rogue-agent")
+	last := ts.ok(t, rogue, "create_key", map[string]any{"name": "last"})["key_id"].(string)
+	form := url.Values{"created_by": {"rogue-agent 1.2.3 as token"}}
+	for i := range 1000 {
+		form.Add("key", fmt.Sprintf("local:key_gone%08d", i)) // as if already revoked meanwhile
+	}
+	form.Add("key", "local:"+last)
+	resp, page := b.post("/emergency/revoke", form)
+	assert.Equal(t, http.StatusMultiStatus, resp.StatusCode)
+	keys, err := ts.app.Manager.ListKeys(context.Background(), manager.ListArgs{})
+	require.NoError(t, err)
+	if len(keys.Keys) == 1 {
+		assert.True(t, strings.Contains(page, last), "a key left unrevoked is named on the result page")
+		assert.True(t, strings.Contains(page, "run it again"), "and the page says to run the revoke again")
+	}
 }
