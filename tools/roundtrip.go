@@ -130,15 +130,21 @@ func (r *Rounds) open(ctx context.Context, req mcp.CallToolRequest, argsHash str
 	switch {
 	case st.Tool != req.Params.Name || st.Args != argsHash:
 		return nil, &errState{"the request state of this call belongs to another call (other tool or other arguments), so the answer it carries was not used and nothing was done; make the call again without it"}
-	case r.now().Unix() > st.Exp:
+	case !r.now().Before(time.Unix(st.Exp, 0)):
 		return nil, &errState{fmt.Sprintf("the human's answer came more than %s after the question, so it was not used and nothing was done; make the call again to ask anew", StateTTL)}
 	}
 	return &st, nil
 }
 
+// spentMargin is how long past its state's expiry a spent answer is still
+// remembered: replicas' clocks differ a little, and one that forgot a nonce
+// by its own clock must not make it fresh for one whose clock still accepts
+// the state.
+const spentMargin = 5 * time.Minute
+
 // spend uses up a state's nonce: a replayed answer does nothing.
 func (r *Rounds) spend(ctx context.Context, st *roundState) error {
-	fresh, err := r.Spent.Spend(ctx, st.Nonce, time.Unix(st.Exp, 0))
+	fresh, err := r.Spent.Spend(ctx, st.Nonce, time.Unix(st.Exp, 0).Add(spentMargin))
 	if err != nil {
 		return fmt.Errorf("keyward could not record that this answer was used (%w), so it was not used; try again", err)
 	}

@@ -190,8 +190,11 @@ func (e *TooManyError) Error() string {
 // pending one is answered as it stands; one past its time is closed and a
 // new one filed.
 func (s *Store) Resolve(ctx context.Context, act Act) (Resolution, error) {
-	act = bounded(act)
+	// The digest binds the act as the caller made it, every byte: what the
+	// table keeps of it is cut to be shown, and two callers or acts that
+	// differ past the cut are not the same.
 	digest := act.digest()
+	act = bounded(act)
 	for attempt := 0; ; attempt++ {
 		res, retry, err := s.resolve(ctx, act, digest)
 		if err == nil && retry && attempt < 3 {

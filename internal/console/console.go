@@ -319,7 +319,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		next = localPath(f)
 	}
 	addr := remoteHost(r)
-	if wait, err := c.locked(r.Context(), addr); err != nil {
+	if wait, err := c.attempt(r.Context(), addr); err != nil {
 		c.o.Log.Warn("checking the console's login limit failed", "err", err)
 		c.render(w, r, http.StatusServiceUnavailable, "login", page{Title: "Log in", Next: next, Error: "keyward could not check the login limit (its database did not answer). Try again in a moment."})
 		return
@@ -331,7 +331,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(r.PostForm.Get("token"))))
 	if subtle.ConstantTimeCompare(sum[:], c.tokenSum[:]) != 1 {
-		c.fail(r.Context(), addr)
+		// Already counted by attempt.
 		c.o.Log.Warn("a console login failed", "remote", addr)
 		c.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Next: next,
 			Error: "That is not the operator token. Use the value of KEYWARD_OPERATOR_TOKEN (the agents' token does not open the console)."})
@@ -358,37 +358,31 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// locked is how long addr must wait before its next login attempt (0: none).
-func (c *Console) locked(ctx context.Context, addr string) (time.Duration, error) {
+// attempt counts a login attempt of addr in its window before the token is
+// checked, and answers how long addr must wait (0: this attempt may go on).
+// Counting first, in one statement, is what makes the limit hold for
+// attempts sent at once: each sees the count with itself in it. A right
+// token clears the count afterwards.
+func (c *Console) attempt(ctx context.Context, addr string) (time.Duration, error) {
+	now := c.o.Now()
+	windowStart := now.Add(-loginWindow).UnixMilli()
+	// Old windows go, so the table holds only addresses that tried lately.
+	_, _ = c.o.Store.DB().ExecContext(ctx, c.o.Store.Q(`DELETE FROM console_logins WHERE since < ?`), now.Add(-2*loginWindow).UnixMilli())
 	var since int64
 	var failures int
-	err := c.o.Store.DB().QueryRowContext(ctx, c.o.Store.Q(`SELECT since, failures FROM console_logins WHERE addr = ?`), addr).Scan(&since, &failures)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	err := c.o.Store.DB().QueryRowContext(ctx, c.o.Store.Q(`INSERT INTO console_logins (addr, since, failures) VALUES (?, ?, 1)
+		ON CONFLICT (addr) DO UPDATE SET
+			failures = CASE WHEN console_logins.since < ? THEN 1 ELSE console_logins.failures + 1 END,
+			since = CASE WHEN console_logins.since < ? THEN ? ELSE console_logins.since END
+		RETURNING since, failures`), addr, now.UnixMilli(), windowStart, windowStart, now.UnixMilli()).Scan(&since, &failures)
 	if err != nil {
 		return 0, c.o.Store.Scrub(err)
 	}
 	end := time.UnixMilli(since).Add(loginWindow)
-	if failures < maxFailures || !c.o.Now().Before(end) {
+	if failures <= maxFailures || !now.Before(end) {
 		return 0, nil
 	}
-	return end.Sub(c.o.Now()), nil
-}
-
-// fail counts a failed login of addr in its window.
-func (c *Console) fail(ctx context.Context, addr string) {
-	now := c.o.Now().UnixMilli()
-	windowStart := c.o.Now().Add(-loginWindow).UnixMilli()
-	_, err := c.o.Store.DB().ExecContext(ctx, c.o.Store.Q(`INSERT INTO console_logins (addr, since, failures) VALUES (?, ?, 1)
-		ON CONFLICT (addr) DO UPDATE SET
-			failures = CASE WHEN console_logins.since < ? THEN 1 ELSE console_logins.failures + 1 END,
-			since = CASE WHEN console_logins.since < ? THEN ? ELSE console_logins.since END`), addr, now, windowStart, windowStart, now)
-	if err != nil {
-		c.o.Log.Warn("counting a failed console login failed", "err", c.o.Store.Scrub(err))
-	}
-	// Old windows go, so the table holds only addresses that failed lately.
-	_, _ = c.o.Store.DB().ExecContext(ctx, c.o.Store.Q(`DELETE FROM console_logins WHERE since < ?`), c.o.Now().Add(-2*loginWindow).UnixMilli())
+	return end.Sub(now), nil
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
@@ -410,8 +404,15 @@ func (c *Console) disabled(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath keeps a redirect on this site: a path, never another host.
+// Browsers drop tabs and newlines from a URL and read a backslash as a
+// slash, so "/\t/host" or "/\\host" would lead elsewhere: any control
+// character or backslash sends the operator home instead.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
+		strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "/"
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
 	return p

@@ -267,6 +267,9 @@ func (c *Console) emergencyPreview(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "preview", p)
 }
 
+// maxRevokeKeys bounds the keys one emergency revoke works through.
+const maxRevokeKeys = 1000
+
 // revokeResult is one key of an emergency revoke.
 type revokeResult struct {
 	manager.KeyRef
@@ -294,11 +297,19 @@ func (c *Console) emergencyRevoke(w http.ResponseWriter, r *http.Request) {
 	var done, failed []revokeResult
 	seen := map[string]bool{}
 	for _, ref := range r.PostForm["key"] {
-		if seen[ref] || len(seen) >= 1000 {
+		if seen[ref] {
 			continue
 		}
-		seen[ref] = true
 		prov, id, _ := strings.Cut(ref, ":")
+		over := len(seen) >= maxRevokeKeys
+		seen[ref] = true
+		if over {
+			// Said, never dropped: the operator must not believe a key
+			// revoked that still works.
+			failed = append(failed, revokeResult{KeyRef: manager.KeyRef{Provider: prov, KeyID: sanitize.Bound(id, 200)},
+				Error: fmt.Sprintf("not revoked: one emergency revoke takes at most %d keys; run it again for the rest", maxRevokeKeys)})
+			continue
+		}
 		k, ok := byRef[ref]
 		if !ok {
 			failed = append(failed, revokeResult{KeyRef: manager.KeyRef{Provider: prov, KeyID: id}, Error: "not revoked here: keyward no longer records it as this client's (already revoked, or never theirs)"})

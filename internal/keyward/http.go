@@ -187,6 +187,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := r.Header.Get(server.HeaderKeySessionID)
+	principal := senderOf(r.Context()).principal
 	switch r.Method {
 	case http.MethodPost:
 		if sid != "" && bytes.Contains(body, []byte(`"initialize"`)) && isInitialize(body) {
@@ -194,7 +195,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			sid = ""
 		}
 		if sid != "" {
-			s, err := h.sessions.begin(sid, transportHTTP)
+			s, err := h.sessions.begin(sid, transportHTTP, principal)
 			if err != nil {
 				h.sessionError(w, sid, transportHTTP, err)
 				return
@@ -209,6 +210,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 				h.refuseSession(w, requestID(body), err)
 				return
 			}
+			res.principal = principal
 			defer h.sessions.release(res)
 			r = r.WithContext(context.WithValue(r.Context(), reservationKey{}, res))
 		}
@@ -223,7 +225,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		st := &openStream{cancel: cancel}
-		if err := h.sessions.attach(sid, transportHTTP, st); errors.Is(err, errShuttingDown) {
+		if err := h.sessions.attach(sid, transportHTTP, principal, st); errors.Is(err, errShuttingDown) {
 			h.refuseSession(w, nil, err)
 			return
 		} else if err != nil {
@@ -240,7 +242,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 				"DELETE ends a session: send it with the Mcp-Session-Id header of the session to end")
 			return
 		}
-		s, err := h.sessions.begin(sid, transportHTTP)
+		s, err := h.sessions.begin(sid, transportHTTP, principal)
 		if err != nil {
 			h.sessionError(w, sid, transportHTTP, err)
 			return
@@ -291,6 +293,7 @@ func (h *HTTP) serveSSE(w http.ResponseWriter, r *http.Request) {
 		h.refuseSession(w, nil, err)
 		return
 	}
+	res.principal = senderOf(r.Context()).principal
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	res.stream = &openStream{cancel: cancel}
@@ -326,7 +329,7 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 		h.sse.ServeHTTP(w, r)
 		return
 	}
-	s, err := h.sessions.begin(sid, transportSSE)
+	s, err := h.sessions.begin(sid, transportSSE, senderOf(r.Context()).principal)
 	if err != nil {
 		h.sessionError(w, sid, transportSSE, err)
 		return

@@ -43,6 +43,10 @@ type sessionTable struct {
 type httpSession struct {
 	id        string
 	transport string // "http" or "sse"
+	// principal is who opened the session (guard's sender): only the same
+	// principal may use it, so a session id seen elsewhere (the audit log
+	// names it) opens nothing for anyone else.
+	principal string
 	lastUsed  time.Time
 	busy      int // requests being served; a busy SSE session never idles out
 	streams   []*openStream
@@ -67,9 +71,10 @@ type openStream struct{ cancel context.CancelFunc }
 // reservation holds a session slot from the request that asked for a session
 // until mcp-go names the session (claim) or the request ends (release).
 type reservation struct {
-	claimed bool
-	id      string
-	stream  *openStream // SSE: the session is its stream
+	claimed   bool
+	id        string
+	principal string      // who asked for the session
+	stream    *openStream // SSE: the session is its stream
 }
 
 var (
@@ -116,7 +121,7 @@ func (t *sessionTable) claim(res *reservation, id, transport string) {
 		t.pending--
 	}
 	res.id = id
-	s := &httpSession{id: id, transport: transport, lastUsed: now}
+	s := &httpSession{id: id, transport: transport, principal: res.principal, lastUsed: now}
 	if res.stream != nil {
 		s.streams = append(s.streams, res.stream)
 	}
@@ -146,12 +151,26 @@ func (t *sessionTable) lookupLocked(id, transport string) (*httpSession, error) 
 	return s, nil
 }
 
-// begin marks a request on session id, made over transport, as started.
-func (t *sessionTable) begin(id, transport string) (*httpSession, error) {
+// ownedLocked is lookupLocked for a request from principal: another
+// principal's session is answered as unknown.
+func (t *sessionTable) ownedLocked(id, transport, principal string) (*httpSession, error) {
+	s, err := t.lookupLocked(id, transport)
+	if err != nil {
+		return nil, err
+	}
+	if s.principal != principal {
+		return nil, errNoSession
+	}
+	return s, nil
+}
+
+// begin marks a request of principal on session id, made over transport, as
+// started.
+func (t *sessionTable) begin(id, transport, principal string) (*httpSession, error) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, err := t.lookupLocked(id, transport)
+	s, err := t.ownedLocked(id, transport, principal)
 	if err != nil {
 		return nil, err
 	}
@@ -211,15 +230,15 @@ func (t *sessionTable) awaitAnswers(ctx context.Context) {
 	}
 }
 
-// attach ties a long-lived stream to session id (of transport), so it ends
-// with the session.
-func (t *sessionTable) attach(id, transport string, st *openStream) error {
+// attach ties a long-lived stream of principal's to session id (of
+// transport), so it ends with the session.
+func (t *sessionTable) attach(id, transport, principal string, st *openStream) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return errShuttingDown
 	}
-	s, err := t.lookupLocked(id, transport)
+	s, err := t.ownedLocked(id, transport, principal)
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,7 @@ func invalid(format string, a ...any) *Error {
 // Limits on what a bearer sends and an issuer answers.
 const (
 	maxTokenLen   = 16 << 10
+	maxSubjectLen = 255
 	maxFetchBytes = 1 << 20
 	leeway        = 30 * time.Second
 )
@@ -188,7 +189,16 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Grant, error) {
 	if c.Subject == "" {
 		return Grant{}, invalid("the token names no subject")
 	}
-	g := Grant{Subject: bound(c.Subject), Client: bound(firstOf(c.ClientID, c.AZP)), Scopes: c.scopes(), Expiry: c.Expiry.Time()}
+	// The subject is the principal, exactly: rate limits, approvals and
+	// sessions are bound to it, so it is never cut or rewritten (two
+	// subjects would become one).
+	if len(c.Subject) > maxSubjectLen {
+		return Grant{}, invalid("the token's subject is %d bytes long; keyward accepts subjects of at most %d (OpenID Connect's bound)", len(c.Subject), maxSubjectLen)
+	}
+	if sanitize.Escape(c.Subject) != c.Subject {
+		return Grant{}, invalid("the token's subject holds control or invisible characters (or is not UTF-8), which keyward does not accept in a principal")
+	}
+	g := Grant{Subject: c.Subject, Client: bound(firstOf(c.ClientID, c.AZP)), Scopes: c.scopes(), Expiry: c.Expiry.Time()}
 	switch {
 	case slices.Contains(g.Scopes, v.s.WriteScope):
 		g.Access = AccessWrite
