@@ -5,6 +5,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,13 +211,35 @@ func Register(s *server.MCPServer, m *manager.Manager, o Options) ([]string, err
 		if len(o.Allow) > 0 && !slices.Contains(o.Allow, d.tool.Name) {
 			continue
 		}
-		s.AddTool(d.tool, wrap(d, m, o.Rounds, o.Logger))
+		tool, err := onWire(d.tool)
+		if err != nil {
+			return nil, err
+		}
+		s.AddTool(tool, wrap(d, m, o.Rounds, o.Logger))
 		registered = append(registered, d.tool.Name)
 	}
 	if len(registered) == 0 {
 		return nil, fmt.Errorf("no tools left to serve: KEYWARD_TOOLS (%s) names only tools that KEYWARD_READ_ONLY=true leaves out", strings.Join(o.Allow, ","))
 	}
 	return registered, nil
+}
+
+// onWire is t as registered with mcp-go: its input schema marshalled once
+// (RawInputSchema), where mcp-go would marshal the structured schema again
+// on every call, to validate the arguments and to look for header bindings.
+// Strict as WithStrictInputSchemaDefault makes structured schemas (it skips
+// raw ones): no argument the schema does not name.
+func onWire(t mcp.Tool) (mcp.Tool, error) {
+	in := t.InputSchema
+	if in.AdditionalProperties == nil {
+		in.AdditionalProperties = false
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return t, fmt.Errorf("tool %s: its input schema does not marshal: %w", t.Name, err)
+	}
+	t.InputSchema, t.RawInputSchema = mcp.ToolInputSchema{}, raw
+	return t, nil
 }
 
 // wrap turns a handler into an MCP handler: secrets where none belong are
