@@ -3,8 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/keyward/keyward/internal/provider"
@@ -36,7 +36,7 @@ func (p *Policy) Check(providers []provider.Provider) error {
 		prefix string
 		rules  map[string][]string
 	}{{defaultsVar, p.rules.DefaultScopes}, {ceilingVar, p.rules.AllowedScopes}} {
-		for _, name := range sortedKeys(set.rules) {
+		for _, name := range slices.Sorted(maps.Keys(set.rules)) {
 			if !known[name] {
 				bad("%s%s is set, but keyward has no provider %q; the providers are %s", set.prefix, EnvName(name), name, strings.Join(names, ", "))
 			}
@@ -121,13 +121,4 @@ func vocabularyOf(prov provider.Provider, names []string) string {
 		return fmt.Sprintf("its scopes are %s (KEYWARD_LOCAL_SCOPES); use one of them, or add the scope to KEYWARD_LOCAL_SCOPES", strings.Join(names, ", "))
 	}
 	return fmt.Sprintf("its scopes are %s", strings.Join(names, ", "))
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

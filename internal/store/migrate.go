@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -64,7 +65,7 @@ func (s *Store) migrate(ctx context.Context, schemas []Schema) error {
 			known[sc.Name] = len(sc.Steps)
 		}
 		var newer []string
-		for _, name := range sortedKeys(versions) {
+		for _, name := range slices.Sorted(maps.Keys(versions)) {
 			v := versions[name]
 			if n, ok := known[name]; ok && v > n {
 				newer = append(newer, fmt.Sprintf("%s schema %d, this build knows %d", name, v, n))
@@ -165,13 +166,4 @@ func (s *Store) Version(ctx context.Context, name string) (int, error) {
 		return 0, nil
 	}
 	return v, s.scrub(err)
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
