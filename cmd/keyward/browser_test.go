@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/examples/agent"
+
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -60,7 +62,7 @@ func agentOn(t *testing.T, base, name string) *client.Client {
 	t.Helper()
 	headers := map[string]string{"Authorization": "Bearer " + serveToken}
 	c, err := client.NewStreamableHttpClient(base+"/mcp", transport.WithHTTPHeaders(headers),
-		transport.WithHTTPBasicClient(&http.Client{Transport: withHeaders{Headers: headers, Next: http.DefaultTransport}, Timeout: time.Minute}))
+		transport.WithHTTPBasicClient(&http.Client{Transport: agent.WithHeaders{Headers: headers, Next: http.DefaultTransport}, Timeout: time.Minute}))
 	require.NoError(t, err)
 	var init mcp.InitializeRequest
 	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1.0"}

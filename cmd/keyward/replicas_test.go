@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/examples/agent"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -42,7 +43,7 @@ func connect(t testing.TB, p *serveProc) *client.Client {
 	t.Helper()
 	headers := map[string]string{"Authorization": "Bearer " + serveToken}
 	c, err := client.NewStreamableHttpClient(p.base+"/mcp", transport.WithHTTPHeaders(headers),
-		transport.WithHTTPBasicClient(&http.Client{Transport: withHeaders{Headers: headers, Next: http.DefaultTransport}, Timeout: time.Minute}))
+		transport.WithHTTPBasicClient(&http.Client{Transport: agent.WithHeaders{Headers: headers, Next: http.DefaultTransport}, Timeout: time.Minute}))
 	require.NoError(t, err)
 	var init mcp.InitializeRequest
 	init.Params.ClientInfo = mcp.Implementation{Name: "replicas-e2e", Version: "0"}
@@ -61,7 +62,7 @@ type createdKey struct {
 
 func createKey(ctx context.Context, c *client.Client, name string) (createdKey, error) {
 	var k createdKey
-	err := callTool(ctx, c, "create_key", map[string]any{"name": name, "scopes": []string{"read"}, "expires_in": "1h"}, &k)
+	err := agent.Call(ctx, c, "create_key", map[string]any{"name": name, "scopes": []string{"read"}, "expires_in": "1h"}, &k)
 	if err == nil && (k.KeyID == "" || k.Secret == "") {
 		err = errors.New("create_key answered without a key id or secret")
 	}
@@ -72,7 +73,7 @@ func validateKey(ctx context.Context, c *client.Client, secret string) (string, 
 	var v struct {
 		Status string `json:"status"`
 	}
-	err := callTool(ctx, c, "validate_key", map[string]any{"key": secret}, &v)
+	err := agent.Call(ctx, c, "validate_key", map[string]any{"key": secret}, &v)
 	return v.Status, err
 }
 
@@ -83,7 +84,7 @@ func liveKeys(t *testing.T, c *client.Client) []string {
 			KeyID string `json:"key_id"`
 		} `json:"keys"`
 	}
-	require.NoError(t, callTool(context.Background(), c, "list_keys", map[string]any{"limit": 200}, &out))
+	require.NoError(t, agent.Call(context.Background(), c, "list_keys", map[string]any{"limit": 200}, &out))
 	var ids []string
 	for _, k := range out.Keys {
 		ids = append(ids, k.KeyID)
@@ -130,7 +131,7 @@ func TestThreeReplicasAgree(t *testing.T) {
 		}()
 		time.Sleep(20 * time.Millisecond)
 		start := time.Now()
-		require.NoError(t, callTool(ctx, cs[2], "revoke_key", map[string]any{"key_id": k.KeyID}, &struct{}{}))
+		require.NoError(t, agent.Call(ctx, cs[2], "revoke_key", map[string]any{"key_id": k.KeyID}, &struct{}{}))
 		returned := time.Now()
 		for i, c := range cs[:2] {
 			status, err := validateKey(ctx, c, k.Secret)
@@ -334,7 +335,7 @@ func allLiveKeys(t *testing.T, c *client.Client) []string {
 		if cursor != "" {
 			args["cursor"] = cursor
 		}
-		require.NoError(t, callTool(context.Background(), c, "list_keys", args, &out))
+		require.NoError(t, agent.Call(context.Background(), c, "list_keys", args, &out))
 		for _, k := range out.Keys {
 			ids = append(ids, k.KeyID)
 		}
@@ -342,47 +343,6 @@ func allLiveKeys(t *testing.T, c *client.Client) []string {
 			return ids
 		}
 	}
-}
-
-// callTool runs a tool and decodes its structured result into out; a tool
-// error comes back as an error with keyward's sentence.
-func callTool(ctx context.Context, c *client.Client, tool string, args map[string]any, out any) error {
-	var req mcp.CallToolRequest
-	req.Params.Name = tool
-	req.Params.Arguments = args
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", tool, err)
-	}
-	if res.IsError {
-		var text []string
-		for _, content := range res.Content {
-			if t, ok := content.(mcp.TextContent); ok {
-				text = append(text, t.Text)
-			}
-		}
-		return fmt.Errorf("%s: %s", tool, strings.Join(text, " "))
-	}
-	raw, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, out)
-}
-
-// withHeaders sets headers on every request, including the DELETE mcp-go
-// sends without them when a session closes.
-type withHeaders struct {
-	Headers map[string]string
-	Next    http.RoundTripper
-}
-
-func (w withHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, v := range w.Headers {
-		r.Header.Set(k, v)
-	}
-	return w.Next.RoundTrip(r)
 }
 
 // Every connection to PostgreSQL is cut under load (as a database restart

@@ -24,7 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/keyward/keyward/examples/internal/agent"
+	"github.com/keyward/keyward/examples/agent"
 )
 
 func main() { agent.Main("sse-agent", "/sse", "keyward's SSE endpoint", run) }

@@ -14,7 +14,7 @@ import (
 // clientVariables are KEYWARD_* variables that keyward's own clients read,
 // not keyward: an operator may have them set in the same shell.
 var clientVariables = []string{
-	"KEYWARD_URL", // the example agents' server address (examples/internal/agent)
+	"KEYWARD_URL", // the example agents' server address (examples/agent)
 }
 
 // The per-provider settings: the suffix is the provider (LOCAL, VAST, ...).

@@ -125,7 +125,8 @@ func Call(ctx context.Context, c *client.Client, tool string, args map[string]an
 	return json.Unmarshal(raw, out)
 }
 
-// WithHeaders sets headers on every request the HTTP client sends.
+// WithHeaders sets headers on every request the HTTP client sends, the
+// DELETE mcp-go sends without custom headers when a session closes included.
 type WithHeaders struct {
 	Headers map[string]string
 	Next    http.RoundTripper
