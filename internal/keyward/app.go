@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/manager"
+	"github.com/keyward/keyward/internal/pause"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/provider/local"
 	"github.com/keyward/keyward/internal/provider/platforms"
@@ -260,10 +261,7 @@ func (a *App) StartReaper() {
 			if err != nil {
 				if ctx.Err() == nil {
 					a.Log.Warn("cannot take part in choosing the reaper; retrying", "err", err)
-					select {
-					case <-ctx.Done():
-					case <-time.After(5 * time.Second):
-					}
+					_ = pause.For(ctx, 5*time.Second)
 				}
 				continue
 			}

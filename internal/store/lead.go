@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/keyward/keyward/internal/pause"
 )
 
 // Lease is leadership of one name among every keyward sharing the state.
@@ -45,7 +47,7 @@ func (s *Store) leadPostgres(ctx context.Context, name string) (*Lease, error) {
 					break
 				}
 				if err == nil {
-					err = sleep(ctx, leaderRetry)
+					err = pause.For(ctx, leaderRetry)
 				}
 			}
 			if got {
@@ -84,19 +86,8 @@ func (s *Store) leadPostgres(ctx context.Context, name string) (*Lease, error) {
 			}
 			conn.Close(context.Background())
 		}
-		if err := sleep(ctx, leaderRetry); err != nil {
+		if err := pause.For(ctx, leaderRetry); err != nil {
 			return nil, err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/keyward/keyward/internal/pause"
 )
 
 func (s *Store) leadFile(ctx context.Context, name string) (*Lease, error) {
@@ -26,7 +28,7 @@ func (s *Store) leadFile(ctx context.Context, name string) (*Lease, error) {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
-		if err := sleep(ctx, leaderRetry); err != nil {
+		if err := pause.For(ctx, leaderRetry); err != nil {
 			f.Close()
 			return nil, err
 		}

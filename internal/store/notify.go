@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/keyward/keyward/internal/pause"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,10 +48,8 @@ func (s *Store) Subscribe(topic string, fn func(), state Listening) (stop func()
 				return
 			}
 			state(false, err)
-			select {
-			case <-ctx.Done():
+			if pause.For(ctx, backoff) != nil {
 				return
-			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, 2*time.Second)
 		}

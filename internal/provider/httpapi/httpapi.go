@@ -20,6 +20,7 @@ import (
 	"github.com/go-resty/resty/v2"
 
 	"github.com/keyward/keyward/internal/caller"
+	"github.com/keyward/keyward/internal/pause"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/version"
 )
@@ -124,7 +125,7 @@ func New(p Platform, s Settings) *Client {
 		baseURL:  strings.TrimRight(base, "/"),
 		rc:       rc,
 		redactor: newRedactor(append([]string{s.APIKey}, s.Redact...)...),
-		sleep:    sleepCtx,
+		sleep:    pause.For,
 		now:      time.Now,
 	}
 }
@@ -503,17 +504,6 @@ func waitSentence(wait time.Duration, known bool) string {
 func isDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type silentLogger struct{}
