@@ -190,18 +190,9 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 	principal := senderOf(r.Context()).principal
 	switch r.Method {
 	case http.MethodPost:
-		if sid != "" && bytes.Contains(body, []byte(`"initialize"`)) && isInitialize(body) {
-			// Re-initializing opens a new session, which takes a slot like any other.
-			sid = ""
-		}
-		if sid != "" {
-			s, err := h.sessions.begin(sid, transportHTTP, principal)
-			if err != nil {
-				h.sessionError(w, sid, transportHTTP, err)
-				return
-			}
-			defer h.sessions.end(s)
-			h.streamable.ServeHTTP(w, r)
+		// Re-initializing opens a new session, which takes a slot like any other.
+		if sid != "" && !(bytes.Contains(body, []byte(`"initialize"`)) && isInitialize(body)) {
+			h.serveInSession(w, r, sid, principal)
 			return
 		}
 		if isInitialize(body) {
@@ -242,16 +233,22 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 				"DELETE ends a session: send it with the Mcp-Session-Id header of the session to end")
 			return
 		}
-		s, err := h.sessions.begin(sid, transportHTTP, principal)
-		if err != nil {
-			h.sessionError(w, sid, transportHTTP, err)
-			return
-		}
-		defer h.sessions.end(s)
-		h.streamable.ServeHTTP(w, r)
+		h.serveInSession(w, r, sid, principal)
 	default:
 		h.streamable.ServeHTTP(w, r)
 	}
+}
+
+// serveInSession hands mcp-go a request on principal's streamable HTTP
+// session sid, counted as busy while it is served.
+func (h *HTTP) serveInSession(w http.ResponseWriter, r *http.Request, sid, principal string) {
+	s, err := h.sessions.begin(sid, transportHTTP, principal)
+	if err != nil {
+		h.sessionError(w, sid, transportHTTP, err)
+		return
+	}
+	defer h.sessions.end(s)
+	h.streamable.ServeHTTP(w, r)
 }
 
 // rpcHead is what keyward reads of a JSON-RPC message.
