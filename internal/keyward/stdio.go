@@ -113,13 +113,21 @@ type openGate struct {
 	ready <-chan struct{}
 	err   func() error // the open's error, read after ready
 	ctx   context.Context
-	open  bool
+	open  bool   // the state is open: lines pass unread
+	buf   []byte // what r.Read fills while lines are read
 	held  []byte // read, not yet passed
 	out   []byte // passed, not yet read
 	rerr  error  // r's error, returned once held and out are empty
 }
 
 func (g *openGate) Read(p []byte) (int, error) {
+	if !g.open {
+		select { // opened since the last line: no need to read lines any more
+		case <-g.ready:
+			g.open = g.err() == nil
+		default:
+		}
+	}
 	for {
 		if len(g.out) > 0 {
 			n := copy(p, g.out)
@@ -136,9 +144,11 @@ func (g *openGate) Read(p []byte) (int, error) {
 		if i := bytes.IndexByte(g.held, '\n'); i >= 0 {
 			line = g.held[:i+1]
 		} else if g.rerr == nil {
-			buf := make([]byte, 32<<10)
-			n, err := g.r.Read(buf)
-			g.held, g.rerr = append(g.held, buf[:n]...), err
+			if g.buf == nil {
+				g.buf = make([]byte, 32<<10)
+			}
+			n, err := g.r.Read(g.buf)
+			g.held, g.rerr = append(g.held, g.buf[:n]...), err
 			continue
 		} else if len(line) == 0 {
 			return 0, g.rerr
