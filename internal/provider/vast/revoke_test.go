@@ -16,48 +16,20 @@ import (
 )
 
 // A revoke is done only when Vast.ai says so or a fresh listing shows the key
-// gone; anything else is an error that says whether the key may still work.
+// gone (providertest.RevokeNeedsProof); a passing 503 is retried.
 func TestRevokeNeedsProof(t *testing.T) {
-	deletePath := func(id string) string { return "/api/v0/auth/apikeys/" + id + "/" }
-
-	t.Run("a 2xx that says success: false is not a revocation", func(t *testing.T) {
-		f, p := start(t)
-		id, secret := f.AddKey("ci", []string{"instance_read"})
-		f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Status: 200, Times: 1,
-			Body: `{"success": false, "error": "server_error", "msg": "Failed to delete API key."}`})
-		err := p.Revoke(context.Background(), id)
-		pe := requireKind(t, err, provider.KindUpstream)
-		assert.Equal(t, provider.ChangedNo, pe.Changed, "a fresh listing still shows the key, so nothing changed")
-		assert.Contains(t, pe.Message, "still")
-		assert.Contains(t, pe.Message, "success: false")
-		assert.True(t, f.Exists(id), "the key lives on upstream")
-		assert.Equal(t, 1, count(f, http.MethodDelete, deletePath(id)), "a refusal is not sent again")
-		providertest.NoSecret(t, []string{f.APIKey(), secret}, err)
-	})
-
-	t.Run("a 2xx that is not JSON is checked and the delete sent again", func(t *testing.T) {
-		f, p := start(t)
-		id, _ := f.AddKey("ci", []string{"instance_read"})
-		f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, NonJSON: true, Times: 1})
-		require.NoError(t, p.Revoke(context.Background(), id))
-		assert.False(t, f.Exists(id), "reported revoked, so it must be gone upstream")
-		assert.Equal(t, 2, count(f, http.MethodDelete, deletePath(id)))
-	})
-
-	t.Run("a 404 after a cut answer is confirmed by the listing", func(t *testing.T) {
-		f, p := start(t)
-		id, _ := f.AddKey("ci", []string{"instance_read"})
-		f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, Truncate: true, Times: 1})
-		require.NoError(t, p.Revoke(context.Background(), id), "the first DELETE deleted the key; its answer was lost")
-		assert.False(t, f.Exists(id))
-	})
-
-	t.Run("a dropped connection: the key is still listed, so the delete is sent again", func(t *testing.T) {
-		f, p := start(t)
-		id, _ := f.AddKey("ci", []string{"instance_read"})
-		f.Faults().Set(fakeserver.Fault{Method: http.MethodDelete, CloseConn: true, Times: 1})
-		require.NoError(t, p.Revoke(context.Background(), id))
-		assert.False(t, f.Exists(id))
+	providertest.RevokeNeedsProof(t, providertest.RevokeSubject{
+		Provider: vast.Name,
+		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
+			f, p := start(t)
+			id, secret := f.AddKey("ci", []string{"instance_read"})
+			return f, p, id, secret, []string{f.APIKey()}
+		},
+		DeletePath:     func(id string) string { return "/api/v0/auth/apikeys/" + id + "/" },
+		ServerError:    `{"success": false, "error": "server_error", "msg": "Internal Server Error"}`,
+		Gateway:        502,
+		NotDeleted:     `{"success": false, "error": "server_error", "msg": "Failed to delete API key."}`,
+		NotDeletedSays: []string{"still", "success: false"},
 	})
 
 	t.Run("a passing 503 is sent again", func(t *testing.T) {
@@ -67,7 +39,6 @@ func TestRevokeNeedsProof(t *testing.T) {
 		require.NoError(t, p.Revoke(context.Background(), id))
 		assert.False(t, f.Exists(id))
 	})
-
 	t.Run("a lasting 503 is an error that changed nothing", func(t *testing.T) {
 		f, p := start(t)
 		id, _ := f.AddKey("ci", []string{"instance_read"})
@@ -77,27 +48,6 @@ func TestRevokeNeedsProof(t *testing.T) {
 		pe := requireKind(t, err, provider.KindUpstream)
 		assert.Equal(t, provider.ChangedNo, pe.Changed)
 		assert.True(t, f.Exists(id))
-	})
-
-	t.Run("no proof either way: changed unknown", func(t *testing.T) {
-		f, p := start(t)
-		id, secret := f.AddKey("ci", []string{"instance_read"})
-		f.Faults().Set(fakeserver.Fault{Truncate: true})
-		err := p.Revoke(context.Background(), id)
-		f.Faults().Clear()
-		pe := requireKind(t, err, provider.KindUpstream)
-		assert.Equal(t, provider.ChangedUnknown, pe.Changed)
-		assert.Contains(t, pe.Message, "may still work")
-		assert.Equal(t, provider.StepCheckKeys, pe.Step)
-		providertest.NoSecret(t, []string{f.APIKey(), secret}, err)
-	})
-
-	t.Run("a first 404 is still no such key", func(t *testing.T) {
-		f, p := start(t)
-		id, _ := f.AddKey("ci", []string{"instance_read"})
-		require.NoError(t, p.Revoke(context.Background(), id))
-		requireKind(t, p.Revoke(context.Background(), id), provider.KindNotFound)
-		assert.Equal(t, 2, count(f, http.MethodDelete, deletePath(id)))
 	})
 }
 
