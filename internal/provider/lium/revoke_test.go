@@ -12,7 +12,12 @@ import (
 // A revoke is done only when Lium answers it or a fresh listing shows the
 // key gone (providertest.RevokeNeedsProof).
 func TestRevokeNeedsProof(t *testing.T) {
-	providertest.RevokeNeedsProof(t, providertest.RevokeSubject{
+	providertest.RevokeNeedsProof(t, revokeSubject())
+}
+
+// revokeSubject is Lium under the shared revoke and listing suites.
+func revokeSubject() providertest.RevokeSubject {
+	return providertest.RevokeSubject{
 		Provider: lium.Name,
 		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
 			f := start(t)
@@ -25,5 +30,5 @@ func TestRevokeNeedsProof(t *testing.T) {
 		Gateway:        502,
 		NotDeleted:     `{"deleted": false}`,
 		NotDeletedSays: []string{"still works"},
-	})
+	}
 }

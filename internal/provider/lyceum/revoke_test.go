@@ -17,20 +17,7 @@ import (
 // key gone (providertest.RevokeNeedsProof); and a lasting failure says
 // whether the key still works.
 func TestRevokeNeedsProof(t *testing.T) {
-	deletePath := func(id string) string { return "/api/v2/external/auth/api-keys/" + id }
-	providertest.RevokeNeedsProof(t, providertest.RevokeSubject{
-		Provider: lyceum.Name,
-		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
-			f, p := start(t)
-			id, secret := f.AddKey("ci", nil)
-			return f, p, id, secret, []string{f.APIKey()}
-		},
-		DeletePath:     deletePath,
-		ServerError:    `{"detail":"Internal Server Error"}`,
-		Gateway:        504,
-		NotDeleted:     `{"success": false, "message": "could not delete"}`,
-		NotDeletedSays: []string{"still works"},
-	})
+	providertest.RevokeNeedsProof(t, revokeSubject())
 
 	t.Run("a lasting 500 leaves the key, and says so", func(t *testing.T) {
 		f, p := start(t)
@@ -53,4 +40,21 @@ func TestRevokeNeedsProof(t *testing.T) {
 		assert.Equal(t, provider.ChangedNo, pe.Changed)
 		assert.True(t, f.Exists(id))
 	})
+}
+
+// revokeSubject is Lyceum under the shared revoke and listing suites.
+func revokeSubject() providertest.RevokeSubject {
+	return providertest.RevokeSubject{
+		Provider: lyceum.Name,
+		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
+			f, p := start(t)
+			id, secret := f.AddKey("ci", nil)
+			return f, p, id, secret, []string{f.APIKey()}
+		},
+		DeletePath:     func(id string) string { return "/api/v2/external/auth/api-keys/" + id },
+		ServerError:    `{"detail":"Internal Server Error"}`,
+		Gateway:        504,
+		NotDeleted:     `{"success": false, "message": "could not delete"}`,
+		NotDeletedSays: []string{"still works"},
+	}
 }

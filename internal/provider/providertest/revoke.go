@@ -126,3 +126,45 @@ func RevokeNeedsProof(t *testing.T, s RevokeSubject) {
 		assert.Equal(t, 2, deletes(f, id))
 	})
 }
+
+// Listings is what the listing suite needs beyond a RevokeSubject: the path
+// of the key list, answers of the platform's that hold no list, and (if the
+// platform has one) its answer for an empty list.
+type Listings struct {
+	Path      string
+	NoList    []string
+	EmptyList string
+}
+
+// ListingWithoutAListIsNotEmpty: an answer with no list in it is not "no
+// keys" (a listing is what proves a revoked key gone), so a revoke whose
+// answer was lost then says the key may still work; an empty list is still
+// an empty list.
+func ListingWithoutAListIsNotEmpty(t *testing.T, s RevokeSubject, l Listings) {
+	ctx := context.Background()
+	for _, body := range l.NoList {
+		t.Run(body, func(t *testing.T) {
+			f, p, id, _, _ := s.Start(t)
+			f.Faults().Set(fakeserver.Fault{Method: http.MethodGet, Path: l.Path, Status: http.StatusOK, Body: body})
+			_, err := p.List(ctx)
+			RequireKind(t, err, provider.KindUpstream, s.Provider)
+
+			f.Faults().Add(fakeserver.Fault{Method: http.MethodDelete, CloseConn: true, Times: 1})
+			err = p.Revoke(ctx, id)
+			pe := RequireKind(t, err, provider.KindUpstream, s.Provider)
+			assert.Equal(t, provider.ChangedUnknown, pe.Changed)
+			assert.Contains(t, pe.Message, "may still work")
+			assert.True(t, f.Exists(id))
+		})
+	}
+	if l.EmptyList == "" {
+		return
+	}
+	t.Run("an empty list", func(t *testing.T) {
+		f, p, _, _, _ := s.Start(t)
+		f.Faults().Set(fakeserver.Fault{Method: http.MethodGet, Path: l.Path, Status: http.StatusOK, Body: l.EmptyList})
+		keys, err := p.List(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, keys)
+	})
+}

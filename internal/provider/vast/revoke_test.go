@@ -18,19 +18,7 @@ import (
 // A revoke is done only when Vast.ai says so or a fresh listing shows the key
 // gone (providertest.RevokeNeedsProof); a passing 503 is retried.
 func TestRevokeNeedsProof(t *testing.T) {
-	providertest.RevokeNeedsProof(t, providertest.RevokeSubject{
-		Provider: vast.Name,
-		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
-			f, p := start(t)
-			id, secret := f.AddKey("ci", []string{"instance_read"})
-			return f, p, id, secret, []string{f.APIKey()}
-		},
-		DeletePath:     func(id string) string { return "/api/v0/auth/apikeys/" + id + "/" },
-		ServerError:    `{"success": false, "error": "server_error", "msg": "Internal Server Error"}`,
-		Gateway:        502,
-		NotDeleted:     `{"success": false, "error": "server_error", "msg": "Failed to delete API key."}`,
-		NotDeletedSays: []string{"still", "success: false"},
-	})
+	providertest.RevokeNeedsProof(t, revokeSubject())
 
 	t.Run("a passing 503 is sent again", func(t *testing.T) {
 		f, p := start(t)
@@ -101,4 +89,21 @@ func TestVasts400AboutTheRequestStaysInvalid(t *testing.T) {
 	err = p.Revoke(context.Background(), keys[0].ID)
 	pe := requireKind(t, err, provider.KindInvalid)
 	assert.Contains(t, pe.Message, "primary key")
+}
+
+// revokeSubject is Vast.ai under the shared revoke and listing suites.
+func revokeSubject() providertest.RevokeSubject {
+	return providertest.RevokeSubject{
+		Provider: vast.Name,
+		Start: func(t *testing.T) (providertest.RevokeFake, provider.Provider, string, string, []string) {
+			f, p := start(t)
+			id, secret := f.AddKey("ci", []string{"instance_read"})
+			return f, p, id, secret, []string{f.APIKey()}
+		},
+		DeletePath:     func(id string) string { return "/api/v0/auth/apikeys/" + id + "/" },
+		ServerError:    `{"success": false, "error": "server_error", "msg": "Internal Server Error"}`,
+		Gateway:        502,
+		NotDeleted:     `{"success": false, "error": "server_error", "msg": "Failed to delete API key."}`,
+		NotDeletedSays: []string{"still", "success: false"},
+	}
 }
