@@ -22,8 +22,8 @@ import (
 //   - a request body: bodyReadTimeout from the end of the headers;
 //   - the rest of the body of a request keyward refused without reading it
 //     (401, 403, 404, ...): refusedBodyTimeout, then the connection is closed;
-//   - each write of a response: writeTimeout, so a client that stops reading
-//     cannot hold a handler. Long-lived streams (SSE, a streamable GET) are not
+//   - each write of a response: writeTimeout (at least 7/8 of it), so a client
+//     that stops reading cannot hold a handler. Long-lived streams (SSE, a streamable GET) are not
 //     cut: the bound applies to each write, not to the response.
 const (
 	headerReadTimeout  = 10 * time.Second
@@ -300,7 +300,7 @@ func (h *HTTP) bounded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		bw := &boundedWriter{ResponseWriter: w, rc: rc, h: h}
-		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		bw.extend()
 		if r.Body != nil && r.Body != http.NoBody {
 			_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
 			bw.body = &watchedBody{ReadCloser: r.Body, rc: rc}
@@ -311,7 +311,7 @@ func (h *HTTP) bounded(next http.Handler) http.Handler {
 			bw.WriteHeader(http.StatusOK) // what net/http would send, with the checks above
 		}
 		// net/http flushes what is buffered after this returns.
-		_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		bw.extend()
 	})
 }
 
@@ -331,13 +331,27 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// boundedWriter sets a write deadline before every write and flush.
+// boundedWriter gives every write and flush a write deadline of nearly
+// writeTimeout: it moves the deadline on once less than 7/8 of writeTimeout
+// is left, not at every write (each move costs a timer update, and an answer
+// is a few writes in quick succession).
 type boundedWriter struct {
 	http.ResponseWriter
 	rc          *http.ResponseController
 	h           *HTTP
 	body        *watchedBody // nil without a body
 	wroteHeader atomic.Bool
+	deadline    atomic.Int64 // the write deadline set last, in Unix nanoseconds
+}
+
+func (w *boundedWriter) extend() {
+	now := time.Now()
+	if time.Unix(0, w.deadline.Load()).Sub(now) > w.h.writeTimeout-w.h.writeTimeout/8 {
+		return
+	}
+	d := now.Add(w.h.writeTimeout)
+	w.deadline.Store(d.UnixNano())
+	_ = w.rc.SetWriteDeadline(d)
 }
 
 func (w *boundedWriter) WriteHeader(code int) {
@@ -355,12 +369,12 @@ func (w *boundedWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader.Load() {
 		w.WriteHeader(http.StatusOK)
 	}
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.h.writeTimeout))
+	w.extend()
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *boundedWriter) Flush() {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.h.writeTimeout))
+	w.extend()
 	_ = w.rc.Flush()
 }
 

@@ -294,22 +294,27 @@ const maxName = 128
 // checkHead refuses a message whose id, method or tool name is too long or
 // holds what looks like a secret, before mcp-go repeats it; "" when it is fine.
 func checkHead(body []byte) string {
+	// One pass over the body (each call's message goes through here). Params
+	// of another shape than an object carry no tool name: decoding reports
+	// that as a type error and still fills the id and the method.
 	var m struct {
 		ID     json.RawMessage `json:"id"`
 		Method json.RawMessage `json:"method"`
-		Params json.RawMessage `json:"params"` // an object with a tool name, or anything else
+		Params struct {
+			Name json.RawMessage `json:"name"`
+		} `json:"params"`
 	}
-	if json.Unmarshal(body, &m) != nil {
-		return "" // not one JSON object: mcp-go answers it without repeating it
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(body, &m); err != nil && !errors.As(err, &typeErr) {
+		return "" // not JSON: mcp-go answers it without repeating it
 	}
-	var params struct {
-		Name json.RawMessage `json:"name"`
-	}
-	_ = json.Unmarshal(m.Params, &params) // params of any other shape carry no tool name
 	for _, f := range []struct {
 		what string
 		raw  json.RawMessage
-	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", params.Name}} {
+	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", m.Params.Name}} {
+		if len(f.raw) == 0 || f.raw[0] != '"' {
+			continue // absent, or not a string: nothing that mcp-go repeats as text
+		}
 		var s string
 		if json.Unmarshal(f.raw, &s) != nil {
 			continue
