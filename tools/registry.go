@@ -266,7 +266,13 @@ func wrap(d definition, m *manager.Manager, rounds *Rounds, log *slog.Logger) se
 			}
 			return mcp.NewToolResultError(msg), nil
 		}
-		ctx = caller.WithCall(enrich(ctx), caller.Call{Tool: d.tool.Name, ArgsHash: canonicalArgs(req)})
+		call := caller.Call{Tool: d.tool.Name}
+		if !d.readOnly {
+			// Only acts that change keys wait for an operator's approval,
+			// which binds these arguments.
+			call.ArgsHash = canonicalArgs(req)
+		}
+		ctx = caller.WithCall(enrich(ctx), call)
 		fail := func(herr error) *mcp.CallToolResult {
 			msg := scrub(say(herr), maxErrorEcho)
 			log.Debug("tool call failed", "tool", d.tool.Name, "err", msg)

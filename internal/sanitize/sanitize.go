@@ -72,13 +72,15 @@ func Echo(s string, n int) string {
 		s = s[:limit] // far past what is shown, so no secret there is half cut; keeps the scans bounded
 	}
 	s = secret.MaskText(s)
-	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
-		if len(q) <= maxQuoted+2 {
-			return q
-		}
-		body := q[1 : len(q)-1]
-		return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], Cut(body, maxQuoted), q[0], len(body))
-	})
+	if strings.ContainsAny(s, `'"`) { // most texts (client names, ids) quote nothing: no pattern to run
+		s = quoted.ReplaceAllStringFunc(s, func(q string) string {
+			if len(q) <= maxQuoted+2 {
+				return q
+			}
+			body := q[1 : len(q)-1]
+			return fmt.Sprintf("%c%s…%c (%d bytes)", q[0], Cut(body, maxQuoted), q[0], len(body))
+		})
+	}
 	return Bound(Escape(s), n)
 }
 
