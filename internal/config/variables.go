@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/caarlos0/env/v11"
 
@@ -27,8 +28,12 @@ var perProviderPrefixes = []string{defaultScopesPrefix, allowedScopesPrefix}
 
 // variables lists every variable keyward reads: Config's env tags, each
 // registered platform's variables, and the per-provider scope lists of every
-// provider keyward knows.
-func variables() []string {
+// provider keyward knows. All are fixed when the program is built, and
+// reading the tags is most of what loading the settings costs at start-up,
+// so the list is made once; callers must not change it.
+var variables = sync.OnceValue(listVariables)
+
+func listVariables() []string {
 	params, err := env.GetFieldParams(&Config{})
 	if err != nil {
 		panic(err) // only an unknown tag option fails: every test that loads settings would
