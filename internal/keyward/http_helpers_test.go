@@ -173,8 +173,8 @@ func (ts *testServer) streamableOn(t testing.TB, name, version string) (*client.
 	return streamableClient(t, ts.url+PathMCP, ts.http, name, version)
 }
 
-func streamableClient(t testing.TB, url string, hc *http.Client, name, version string) (*client.Client, error) {
-	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPBasicClient(hc))
+func streamableClient(t testing.TB, url string, hc *http.Client, name, version string, opts ...transport.StreamableHTTPCOption) (*client.Client, error) {
+	c, err := client.NewStreamableHttpClient(url, append([]transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(hc)}, opts...)...)
 	require.NoError(t, err)
 	require.NoError(t, c.Start(context.Background())) // notifications reach OnNotification handlers
 	init := clientInfo(name)
