@@ -6,6 +6,7 @@ package keyward
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -144,4 +145,83 @@ func TestAttackHTTPCheckHeadSkippedByArrayParams(t *testing.T) {
 			assert.Less(t, len(out), 2000, "a 100 KB method is echoed whole")
 		}
 	}
+}
+
+// Was a hole (found while reworking checkHead), now closed: on 2026-07-28
+// mcp-go checks the Mcp-Method and Mcp-Name headers against the body and,
+// when they differ, repeats the header's value in its error ("header value
+// %q does not match body value %q"), Base64-decoded for Mcp-Name. checkHead
+// looked at the body only, so a secret (or 60 KB) sent in those headers was
+// sent back. keyward's own answer to an unknown session repeated the
+// Mcp-Session-Id header, and mcp-go repeats an unsupported
+// Mcp-Protocol-Version. Breaks "keyward serve refuses a JSON-RPC id, method or tool name
+// that is long or holds a secret before mcp-go repeats it".
+func TestAttackHTTPStandardHeadersEchoed(t *testing.T) {
+	ts := startHTTP(t, nil)
+	c := ts.connect(t, "http", "headers")
+	secretKey := ts.ok(t, c, "create_key", map[string]any{"name": "h"})["secret"].(string)
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta + `}}`
+	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_keys","arguments":{},` + meta + `}}`
+	long := strings.Repeat("M", 60000)
+	for _, tc := range []struct {
+		name, body, method, tool, hidden string
+	}{
+		{"secret method header", list, secretKey, "", secretKey},
+		{"long method header", list, long, "", long},
+		{"secret name header", call, "tools/call", secretKey, secretKey},
+		{"base64 secret name header", call, "tools/call", "=?base64?" + base64.StdEncoding.EncodeToString([]byte(secretKey)) + "?=", secretKey},
+		{"long name header", call, "tools/call", long, long},
+		{"secret protocol version", list, "tools/list", "", secretKey},
+		{"secret session id", list, "tools/list", "", secretKey},
+		{"secret param header", call, "tools/call", "list_keys", secretKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{"Authorization": "Bearer " + testToken, "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": tc.method}
+			if tc.tool != "" {
+				hdr["Mcp-Name"] = tc.tool
+			}
+			switch tc.name {
+			case "secret protocol version":
+				hdr["Mcp-Protocol-Version"] = secretKey
+			case "secret session id":
+				hdr["Mcp-Protocol-Version"] = "2025-11-25"
+				hdr[hdrSession] = secretKey
+			case "secret param header":
+				hdr["Mcp-Param-Provider"] = secretKey
+			}
+			status, _, out := ts.raw(t, http.MethodPost, PathMCP, tc.body, hdr)
+			t.Logf("%d %.300s (%d bytes)", status, out, len(out))
+			switch tc.name {
+			case "secret param header": // no tool binds a parameter to a header: mcp-go ignores it
+			case "secret session id": // an unknown session, which the answer does not name
+				assert.Equal(t, http.StatusNotFound, status)
+			default:
+				assert.Equal(t, http.StatusBadRequest, status)
+			}
+			assert.NotContains(t, out, tc.hidden, "the header's value is sent back")
+			assert.Less(t, len(out), 2000)
+		})
+	}
+}
+
+// The same for the session an SSE client names in its message URL: keyward's
+// answer to an unknown session repeated it.
+func TestAttackSSESessionParameterEchoed(t *testing.T) {
+	ts := startHTTP(t, nil)
+	c := ts.connect(t, "http", "sid")
+	secretKey := ts.ok(t, c, "create_key", map[string]any{"name": "s"})["secret"].(string)
+	for sid, want := range map[string]int{secretKey: http.StatusNotFound, strings.Repeat("S", 5000): http.StatusBadRequest} {
+		status, _, out := ts.raw(t, http.MethodPost, PathMessage+"?sessionId="+sid, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+			map[string]string{"Authorization": "Bearer " + testToken})
+		t.Logf("%d %.200s", status, out)
+		assert.Equal(t, want, status)
+		assert.NotContains(t, out, sid)
+	}
+	// A session id of keyward's shape is named, so a client can tell which one expired.
+	sid := newSessionID()
+	status, _, out := ts.raw(t, http.MethodPost, PathMessage+"?sessionId="+sid, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		map[string]string{"Authorization": "Bearer " + testToken})
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, out, sid)
 }

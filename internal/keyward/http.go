@@ -408,9 +408,9 @@ func (h *HTTP) sessionError(w http.ResponseWriter, sid, transport string, err er
 	}
 	// A session belongs to the transport that opened it: that is where it
 	// was initialized, and where its client's name is known.
-	msg := fmt.Sprintf("session %q was opened on the SSE transport (GET %s) and can only be used there, by posting to the endpoint its stream named; to use streamable HTTP, send initialize to %s and use the Mcp-Session-Id it returns", sid, PathSSE, PathMCP)
+	msg := fmt.Sprintf("session %s was opened on the SSE transport (GET %s) and can only be used there, by posting to the endpoint its stream named; to use streamable HTTP, send initialize to %s and use the Mcp-Session-Id it returns", shownSession(sid), PathSSE, PathMCP)
 	if transport == transportSSE {
-		msg = fmt.Sprintf("session %q was opened on streamable HTTP (%s) and can only be used there, with the Mcp-Session-Id header; to use SSE, open GET %s and post to the endpoint it names", sid, PathMCP, PathSSE)
+		msg = fmt.Sprintf("session %s was opened on streamable HTTP (%s) and can only be used there, with the Mcp-Session-Id header; to use SSE, open GET %s and post to the endpoint it names", shownSession(sid), PathMCP, PathSSE)
 	}
 	writeRPCError(w, http.StatusNotFound, nil, codeBadRequest, msg)
 }
@@ -418,7 +418,7 @@ func (h *HTTP) sessionError(w http.ResponseWriter, sid, transport string, err er
 func (h *HTTP) noSession(w http.ResponseWriter, sid string) {
 	// 404 is what the streamable HTTP spec prescribes: the client starts a new session.
 	writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
-		fmt.Sprintf("session %q is unknown or has expired (sessions close after KEYWARD_SESSION_IDLE=%s without use); start a new session", sid, h.app.Config.SessionIdleText))
+		fmt.Sprintf("session %s is unknown or has expired (sessions close after KEYWARD_SESSION_IDLE=%s without use); start a new session", shownSession(sid), h.app.Config.SessionIdleText))
 }
 
 func (h *HTTP) refuseSession(w http.ResponseWriter, id json.RawMessage, err error) {

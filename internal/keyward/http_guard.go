@@ -17,7 +17,6 @@ import (
 
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/sanitize"
-	"github.com/keyward/keyward/internal/secret"
 )
 
 // checkBind refuses to serve a non-loopback address without a bearer token:
@@ -226,6 +225,10 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 		h.refuseAuth(w, presented, refusal)
 		return r, nil, false
 	}
+	if msg := checkEchoed(r); msg != "" {
+		writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest, msg)
+		return r, nil, false
+	}
 	r = r.WithContext(context.WithValue(r.Context(), senderKey{}, who))
 	// This connection belongs to a client with the token: it keeps its slot
 	// when KEYWARD_MAX_CONNS is reached.
@@ -286,49 +289,6 @@ const (
 
 // writeRPCError answers with a JSON-RPC error, which MCP clients show as is
 // and people can read.
-// maxName bounds a JSON-RPC id, method or tool name: mcp-go repeats them in
-// its answers (an unknown method or tool is named in the error), so a long
-// one would be echoed whole and a secret pasted there sent back.
-const maxName = 128
-
-// checkHead refuses a message whose id, method or tool name is too long or
-// holds what looks like a secret, before mcp-go repeats it; "" when it is fine.
-func checkHead(body []byte) string {
-	// One pass over the body (each call's message goes through here). Params
-	// of another shape than an object carry no tool name: decoding reports
-	// that as a type error and still fills the id and the method.
-	var m struct {
-		ID     json.RawMessage `json:"id"`
-		Method json.RawMessage `json:"method"`
-		Params struct {
-			Name json.RawMessage `json:"name"`
-		} `json:"params"`
-	}
-	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(body, &m); err != nil && !errors.As(err, &typeErr) {
-		return "" // not JSON: mcp-go answers it without repeating it
-	}
-	for _, f := range []struct {
-		what string
-		raw  json.RawMessage
-	}{{"the JSON-RPC id", m.ID}, {"the method", m.Method}, {"the tool name", m.Params.Name}} {
-		if len(f.raw) == 0 || f.raw[0] != '"' {
-			continue // absent, or not a string: nothing that mcp-go repeats as text
-		}
-		var s string
-		if json.Unmarshal(f.raw, &s) != nil {
-			continue
-		}
-		if len(s) > maxName {
-			return fmt.Sprintf("%s is %d bytes long; keyward accepts at most %d (method and tool names are short, e.g. tools/call and list_keys)", f.what, len(s), maxName)
-		}
-		if secret.Contains(s) {
-			return f.what + " holds what looks like a secret, so the message was refused and is not repeated"
-		}
-	}
-	return ""
-}
-
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
 	if len(id) == 0 {
 		id = json.RawMessage("null")

@@ -95,7 +95,10 @@ func newSessionTable(max int, idle time.Duration, rate int, now func() time.Time
 		callers: map[string]*bucket{}, maxCallers: max}
 }
 
-func newSessionID() string { return "mcp-session-" + rand.Text() }
+func newSessionID() string { return sessionPrefix + rand.Text() }
+
+// sessionPrefix starts every session id keyward gives; rand.Text follows.
+const sessionPrefix = "mcp-session-"
 
 // reserve takes a slot for a session about to be opened.
 func (t *sessionTable) reserve() (*reservation, error) {
