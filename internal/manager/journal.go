@@ -54,7 +54,7 @@ func (m *Manager) beginCreate(ctx context.Context, p provider.Provider, name, to
 	err := in.journal.Begin(ctx, records.Intent{ID: in.id, Provider: in.provider, Name: name, Tool: tool, Holder: holder(), StartedAt: m.now()})
 	if err != nil {
 		m.creating.Delete(in.id)
-		return nil, fmt.Errorf("the state file could not record the create before it starts (%w); nothing was changed", err)
+		return nil, fmt.Errorf("keyward's state (KEYWARD_DB) could not record the create before it starts (%w); nothing was changed", err)
 	}
 	return in, nil
 }

@@ -230,7 +230,7 @@ func (m *Manager) mint(ctx context.Context, c *call, p provider.Provider, req pr
 		} else if _, n := m.removeSecretFile(d.File, NoteFileRemoved); n != nil && n.Err != nil {
 			m.log.Warn("removing the secret file of an unrecorded key failed", "file", d.File, "err", n.Err)
 		}
-		return NewSecret{}, undo(fmt.Errorf("recording the new key in the state file failed (%w)", err))
+		return NewSecret{}, undo(fmt.Errorf("recording the new key in keyward's state (KEYWARD_DB) failed (%w)", err))
 	}
 	for _, n := range created.Notes {
 		notes = append(notes, Note{Kind: NoteProvider, Text: n})
@@ -781,7 +781,7 @@ func (m *Manager) finishRotation(ctx context.Context, p provider.Provider, creat
 		next.bornAt = bornOf(created.Key, mk)
 	}
 	if err := m.saveManaged(ctx, next); err != nil {
-		return NewSecret{}, fmt.Errorf("recording the rotated key in the state file failed: %w", err)
+		return NewSecret{}, fmt.Errorf("recording the rotated key in keyward's state (KEYWARD_DB) failed: %w", err)
 	}
 	if old := mkFile(mk); old != "" && path == "" && old != d.File {
 		// A file keyward cannot take over (outside the secrets directory in

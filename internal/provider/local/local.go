@@ -692,7 +692,7 @@ func (a *Authority) dbError(err error) error {
 		return pe
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return provider.Errorf(provider.KindUpstream, Name, "the request was cancelled before the state file answered; nothing was changed")
+		return provider.Errorf(provider.KindUpstream, Name, "the request was cancelled before keyward's state (KEYWARD_DB) answered; nothing was changed")
 	}
 	if a.st.Engine() == store.Postgres {
 		return provider.Errorf(provider.KindUpstream, Name, "the database failed: %v; check KEYWARD_DB and that PostgreSQL is reachable", err)
