@@ -225,3 +225,30 @@ func TestAttackSSESessionParameterEchoed(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 	assert.Contains(t, out, sid)
 }
+
+// Was a hole (found while reworking checkHead), now closed: over stdio only
+// error answers had a secret or long id replaced, so a message whose id is a
+// secret and whose method succeeds (ping, tools/list) had the id sent back
+// whole. stdio now refuses such a message as keyward serve does, with the
+// same check, and without repeating the id.
+func TestAttackStdioEchoesSecretIDOfAnAnswer(t *testing.T) {
+	key, err := secret.Generate()
+	require.NoError(t, err)
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"atk","version":"1"}}}`
+	ping := `{"jsonrpc":"2.0","id":"` + key + `","method":"ping"}`
+	long := `{"jsonrpc":"2.0","id":"` + strings.Repeat("I", 5000) + `","method":"tools/list"}`
+	after := `{"jsonrpc":"2.0","id":3,"method":"ping"}`
+	out := stdioExchange(t, []string{init, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, ping, long, after}, 4)
+	refused, answered := 0, false
+	for _, l := range out { // the gate's refusals may come before the answer to initialize
+		t.Logf("answer: %.300s", l)
+		assert.NotContains(t, l, key, "the secret id was sent back")
+		assert.Less(t, len(l), 1000, "the long id was sent back")
+		if strings.Contains(l, `"id":null`) && strings.Contains(l, "JSON-RPC id") {
+			refused++
+		}
+		answered = answered || strings.Contains(l, `"id":3`)
+	}
+	assert.Equal(t, 2, refused, "both are refused, saying why")
+	assert.True(t, answered, "later messages are still answered")
+}

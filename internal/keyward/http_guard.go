@@ -290,6 +290,14 @@ const (
 // writeRPCError answers with a JSON-RPC error, which MCP clients show as is
 // and people can read.
 func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(rpcError(id, code, msg))
+}
+
+// rpcError is a JSON-RPC error message, one line; a nil id is null.
+func rpcError(id json.RawMessage, code int, msg string) []byte {
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
@@ -304,8 +312,5 @@ func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code i
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	}{code, msg}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	return append(body, '\n')
 }

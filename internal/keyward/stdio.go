@@ -59,8 +59,12 @@ func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error
 	s := server.NewStdioServer(a.MCP)
 	s.SetErrorLogger(log.New(slogWriter{a.Log}, "", 0))
 	s.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithTransport(ctx, "stdio") })
-	gate := &openGate{r: &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, start: startOpen, ready: ready, err: func() error { return readyErr }, ctx: ctx}
-	err := s.Listen(ctx, gate, afterFirstWrite{w: boundedErrors{out}, then: startOpen})
+	// The gate answers messages it refuses itself; one lock keeps its answers
+	// and mcp-go's whole.
+	w := &lockedWriter{w: out}
+	gate := &openGate{r: &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, start: startOpen, ready: ready, err: func() error { return readyErr }, ctx: ctx,
+		refuse: func(msg string) { _, _ = w.Write(rpcError(nil, codeBadRequest, msg)) }}
+	err := s.Listen(ctx, gate, afterFirstWrite{w: boundedErrors{w}, then: startOpen})
 	// A client that leaves at once still learns, on stderr, that the state
 	// could not be opened: Open runs to its end (bounded by KEYWARD_DB_TIMEOUT).
 	startOpen()
@@ -105,24 +109,27 @@ var beforeOpen = map[string]bool{
 
 // openGate passes whole lines through; until ready is closed, a line that
 // is not one of beforeOpen waits (and with it every later one, so order is
-// kept). Once ready, it passes everything as it comes, or ends with err().
-// Lines are bounded by the lineLimiter beneath it.
+// kept). Once ready, it passes each line as it comes, or ends with err().
+// A line whose id, method or tool name is long or holds a secret (checkHead,
+// as keyward serve refuses it) is not passed: refuse answers it, so mcp-go
+// never repeats it. Lines are bounded by the lineLimiter beneath it.
 type openGate struct {
-	r     io.Reader
-	start func() // opens the state, if not yet begun
-	ready <-chan struct{}
-	err   func() error // the open's error, read after ready
-	ctx   context.Context
-	open  bool   // the state is open: lines pass unread
-	buf   []byte // what r.Read fills while lines are read
-	held  []byte // read, not yet passed
-	out   []byte // passed, not yet read
-	rerr  error  // r's error, returned once held and out are empty
+	r      io.Reader
+	start  func() // opens the state, if not yet begun
+	ready  <-chan struct{}
+	err    func() error // the open's error, read after ready
+	ctx    context.Context
+	refuse func(msg string)
+	open   bool   // the state is open: lines need no method check
+	buf    []byte // what r.Read fills while lines are read
+	held   []byte // read, not yet passed
+	out    []byte // passed, not yet read
+	rerr   error  // r's error, returned once held and out are empty
 }
 
 func (g *openGate) Read(p []byte) (int, error) {
 	if !g.open {
-		select { // opened since the last line: no need to read lines any more
+		select { // opened since the last line: methods need no check any more
 		case <-g.ready:
 			g.open = g.err() == nil
 		default:
@@ -133,12 +140,6 @@ func (g *openGate) Read(p []byte) (int, error) {
 			n := copy(p, g.out)
 			g.out = g.out[n:]
 			return n, nil
-		}
-		if g.open && len(g.held) == 0 {
-			if g.rerr != nil {
-				return 0, g.rerr
-			}
-			return g.r.Read(p)
 		}
 		line := g.held
 		if i := bytes.IndexByte(g.held, '\n'); i >= 0 {
@@ -153,6 +154,11 @@ func (g *openGate) Read(p []byte) (int, error) {
 		} else if len(line) == 0 {
 			return 0, g.rerr
 		}
+		if msg := checkHead(line); msg != "" {
+			g.refuse(msg)
+			g.held = g.held[len(line):]
+			continue
+		}
 		if !g.open && !answeredBeforeOpen(line) {
 			if err := g.wait(); err != nil {
 				return 0, err
@@ -161,6 +167,18 @@ func (g *openGate) Read(p []byte) (int, error) {
 		g.out = append(g.out[:0], line...)
 		g.held = g.held[len(line):]
 	}
+}
+
+// lockedWriter makes each Write whole among concurrent writers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // wait blocks until the state is open, or says why it never will be.
