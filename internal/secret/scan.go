@@ -504,7 +504,14 @@ func (sc *scanner) generic(a, b, pad int) {
 	}
 	switch {
 	case s[0] == '/' || slashes >= 3:
-		// A path: each part is judged alone.
+		// A path: each part is judged alone. But standard Base64 has '/' in
+		// its alphabet (an AWS secret key, a random token: one in 25 of 40
+		// characters starts with one or has three): letters of both cases
+		// with digits, random as a whole, are that, not a path.
+		if lower > 0 && upper > 0 && digits > 0 && random(s, seps, digits, lower+upper) {
+			sc.add(a, pad, KindToken)
+			return
+		}
 		sc.parts(a, b, pad, "/")
 		return
 	case seps > 0 && (lower == 0 || upper == 0):
