@@ -2,12 +2,15 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/oauth/oauthtest"
 )
 
 // Was a hole: a token's subject became the principal cut to 200 bytes (with
@@ -38,4 +41,25 @@ func TestAttackSubjectsThatCollideAsPrincipals(t *testing.T) {
 	_, err = e.v.Verify(ctx, e.is.Token("k1", jose.RS256, "at+jwt", e.with("sub", strings.Repeat("x", 256))))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "255")
+}
+
+// Was a hole (attack review of session 4), now closed: a token's type and
+// issuer are read before its signature is checked, and the refusal repeated
+// them (escaped and bounded, but not masked): anyone could send a "token"
+// whose typ is a secret and get it back in the 401. Breaks "secrets never
+// appear in errors".
+func TestAttackRefusalsRepeatWhatATokenClaims(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := oauthtest.RSAKey(t)
+	leaked := "kw_" + strings.Repeat("Zq7", 15) // shaped like a secret: the masker judges shapes
+	for name, token := range map[string]string{
+		"type":   oauthtest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: "k1"}}, leaked, e.claims()),
+		"issuer": e.is.Token("k1", jose.RS256, "at+jwt", e.with("iss", leaked)),
+	} {
+		_, err := e.v.Verify(context.Background(), token)
+		var oe *Error
+		require.True(t, errors.As(err, &oe), "%s: %v", name, err)
+		assert.NotContains(t, oe.Description, leaked, name)
+	}
 }

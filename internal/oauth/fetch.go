@@ -97,7 +97,7 @@ func (v *Verifier) discover(ctx context.Context) (string, error) {
 			continue
 		}
 		if md.Issuer != v.s.Issuer {
-			errs = append(errs, fmt.Errorf("%s names the issuer %q, not %q", c, bound(md.Issuer), v.s.Issuer))
+			errs = append(errs, fmt.Errorf("%s names the issuer %q, not %q", c, echo(md.Issuer), v.s.Issuer))
 			continue
 		}
 		if err := checkURL("the issuer's jwks_uri", md.JWKSURI); err != nil {

@@ -160,7 +160,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Grant, error) {
 	}
 	h := tok.Headers[0]
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !acceptedType(typ) {
-		return Grant{}, invalid("the token's type %q is not an access token (at+jwt)", bound(typ))
+		return Grant{}, invalid("the token's type %q is not an access token (at+jwt)", echo(typ))
 	}
 	key, err := v.key(ctx, h)
 	if err != nil {
@@ -173,7 +173,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Grant, error) {
 	now := v.s.Now()
 	switch err := c.ValidateWithLeeway(jwt.Expected{Issuer: v.s.Issuer, AnyAudience: jwt.Audience{v.s.Audience}, Time: now}, leeway); {
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return Grant{}, invalid("the token was issued by %q, not by the issuer keyward trusts", bound(c.Issuer))
+		return Grant{}, invalid("the token was issued by %q, not by the issuer keyward trusts", echo(c.Issuer))
 	case errors.Is(err, jwt.ErrInvalidAudience):
 		return Grant{}, invalid("the token is not meant for keyward: its audience does not include %s", v.s.Audience)
 	case errors.Is(err, jwt.ErrExpired):
@@ -317,6 +317,11 @@ func firstOf(s ...string) string {
 	return ""
 }
 
-// bound makes a claim fit for an audit record, a log line or an error: no
-// control or invisible characters, at most 200 bytes.
+// bound makes a claim fit for an audit record or a log line: no control or
+// invisible characters, at most 200 bytes.
 func bound(s string) string { return sanitize.Bound(sanitize.Escape(s), 200) }
+
+// echo makes what a token or an issuer claims fit for an error, which goes
+// back to whoever sent the token: as bound, and anything shaped like a
+// secret masked.
+func echo(s string) string { return sanitize.Echo(s, 200) }
