@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyward/keyward/internal/caller"
 	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/version"
 )
 
@@ -124,7 +125,7 @@ func newHTTP(a *App, now func() time.Time) (*HTTP, error) {
 	}
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeRPCError(w, http.StatusNotFound, nil, codeBadRequest,
-			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", r.URL.Path, PathMCP, PathSSE))
+			fmt.Sprintf("nothing at %s; MCP clients connect to %s (streamable HTTP) or %s (SSE)", sanitize.Echo(r.URL.Path, 200), PathMCP, PathSSE))
 	})
 	// Everything else is the operator's console (http_console.go), which
 	// answers paths it does not serve with notFound.
@@ -183,7 +184,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
-		h.streamable.ServeHTTP(w, r)
+		h.streamable.ServeHTTP(scrubbed{w}, r)
 		return
 	}
 	sid := r.Header.Get(server.HeaderKeySessionID)
@@ -206,7 +207,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), reservationKey{}, res))
 		}
 		// Anything else without a session is mcp-go's to answer or refuse.
-		h.streamable.ServeHTTP(w, r)
+		h.streamable.ServeHTTP(scrubbed{w}, r)
 	case http.MethodGet:
 		if sid == "" {
 			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
@@ -224,7 +225,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer h.sessions.detach(sid, st)
-		h.streamable.ServeHTTP(w, r.WithContext(ctx))
+		h.streamable.ServeHTTP(scrubbed{w}, r.WithContext(ctx))
 	case http.MethodDelete:
 		// Only a streamable HTTP session of keyward's can be ended here; an
 		// SSE session ends when its stream closes.
@@ -235,7 +236,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		}
 		h.serveInSession(w, r, sid, principal)
 	default:
-		h.streamable.ServeHTTP(w, r)
+		h.streamable.ServeHTTP(scrubbed{w}, r)
 	}
 }
 
@@ -248,7 +249,7 @@ func (h *HTTP) serveInSession(w http.ResponseWriter, r *http.Request, sid, princ
 		return
 	}
 	defer h.sessions.end(s)
-	h.streamable.ServeHTTP(w, r)
+	h.streamable.ServeHTTP(scrubbed{w}, r)
 }
 
 // rpcHead is what keyward reads of a JSON-RPC message.
@@ -323,7 +324,7 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	sid := r.URL.Query().Get("sessionId")
 	if r.Method != http.MethodPost {
-		h.sse.ServeHTTP(w, r)
+		h.sse.ServeHTTP(scrubbed{w}, r)
 		return
 	}
 	s, err := h.sessions.begin(sid, transportSSE, senderOf(r.Context()).principal)
@@ -337,11 +338,11 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 	var msg rpcHead
 	isRequest := json.Unmarshal(body, &msg) == nil && msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null"
 	if !isRequest {
-		h.sse.ServeHTTP(w, r)
+		h.sse.ServeHTTP(scrubbed{w}, r)
 		return
 	}
 	h.sessions.await(s)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: scrubbed{w}}
 	h.sse.ServeHTTP(sw, r)
 	if sw.status != http.StatusAccepted {
 		h.sessions.answer(sid) // refused at once: nothing will come on the stream
@@ -378,7 +379,7 @@ type sseStream struct {
 }
 
 func (w *sseStream) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
+	n, err := scrubbed{w.ResponseWriter}.Write(p)
 	if w.res.id != "" && isResponseEvent(p) {
 		w.h.sessions.answer(w.res.id)
 	}

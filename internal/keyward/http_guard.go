@@ -237,7 +237,7 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 		if r.ContentLength != 0 {
 			// Nothing reads such a body, so it would only hold the connection.
 			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
-				fmt.Sprintf("a %s request to %s carries no body; send MCP messages with POST", r.Method, r.URL.Path))
+				fmt.Sprintf("a %s request to %s carries no body; send MCP messages with POST", sanitize.Echo(r.Method, 20), r.URL.Path))
 			return r, nil, false
 		}
 		return r, nil, true
@@ -268,8 +268,8 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
 		return r, nil, false
 	}
-	if msg := checkHead(buf.Bytes()); msg != "" {
-		writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest, msg)
+	if msg, code := checkHead(buf.Bytes()); msg != "" {
+		writeRPCError(w, http.StatusBadRequest, nil, code, msg)
 		return r, nil, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))

@@ -13,8 +13,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/keyward/keyward/internal/sanitize"
-	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/tools"
 )
 
@@ -63,7 +61,7 @@ func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error
 	// and mcp-go's whole.
 	w := &lockedWriter{w: out}
 	gate := &openGate{r: &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, start: startOpen, ready: ready, err: func() error { return readyErr }, ctx: ctx,
-		refuse: func(msg string) { _, _ = w.Write(rpcError(nil, codeBadRequest, msg)) }}
+		refuse: func(msg string, code int) { _, _ = w.Write(rpcError(nil, code, msg)) }}
 	err := s.Listen(ctx, gate, afterFirstWrite{w: boundedErrors{w}, then: startOpen})
 	// A client that leaves at once still learns, on stderr, that the state
 	// could not be opened: Open runs to its end (bounded by KEYWARD_DB_TIMEOUT).
@@ -119,7 +117,7 @@ type openGate struct {
 	ready  <-chan struct{}
 	err    func() error // the open's error, read after ready
 	ctx    context.Context
-	refuse func(msg string)
+	refuse func(msg string, code int)
 	open   bool   // the state is open: lines need no method check
 	buf    []byte // what r.Read fills while lines are read
 	held   []byte // read, not yet passed
@@ -154,8 +152,8 @@ func (g *openGate) Read(p []byte) (int, error) {
 		} else if len(line) == 0 {
 			return 0, g.rerr
 		}
-		if msg := checkHead(line); msg != "" {
-			g.refuse(msg)
+		if msg, code := checkHead(line); msg != "" {
+			g.refuse(msg, code)
 			g.held = g.held[len(line):]
 			continue
 		}
@@ -242,33 +240,15 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 	}
 }
 
-// boundedErrors writes mcp-go's messages, cutting short and masking the
-// message of every JSON-RPC error: mcp-go repeats an unknown method or tool
-// name in it, which could be a megabyte long or a secret pasted in the wrong
-// place. An id is echoed only when short and not secret-shaped.
-// Each Write is one whole message (mcp-go writes a message at a time).
+// boundedErrors writes mcp-go's messages, each error among them through
+// scrubError (mcp-go repeats an unknown method or tool name in it, which
+// could be a megabyte long or a secret pasted in the wrong place). Each
+// Write is one whole message (mcp-go writes a message at a time).
 type boundedErrors struct{ w io.Writer }
 
 func (b boundedErrors) Write(p []byte) (int, error) {
-	if !bytes.Contains(p, []byte(`"error"`)) {
-		return b.w.Write(p)
-	}
-	var msg map[string]json.RawMessage
-	var e struct {
-		Code    int             `json:"code"`
-		Message string          `json:"message"`
-		Data    json.RawMessage `json:"data,omitempty"`
-	}
-	if json.Unmarshal(p, &msg) != nil || msg["error"] == nil || json.Unmarshal(msg["error"], &e) != nil {
-		return b.w.Write(p)
-	}
-	e.Message, e.Data = sanitize.Echo(e.Message, maxErrorMessage), nil
-	msg["error"], _ = json.Marshal(e)
-	if id := msg["id"]; len(id) > maxName || secret.Contains(string(id)) {
-		msg["id"] = json.RawMessage("null")
-	}
-	out, err := json.Marshal(msg)
-	if err != nil {
+	out, changed := scrubError(bytes.TrimRight(p, "\n"))
+	if !changed {
 		return b.w.Write(p)
 	}
 	if _, err := b.w.Write(append(out, '\n')); err != nil {

@@ -163,13 +163,15 @@ func TestCloseBeforeOpenOpensNothing(t *testing.T) {
 // The gate keeps lines whole and in order however the input is split, and
 // ends with the input's error once everything before it was passed.
 func TestOpenGateKeepsLinesWholeAndInOrder(t *testing.T) {
-	in := `{"method":"initialize"}` + "\n" + `{"method":"tools/list"}` + "\n" + `{"method":"ping"}` + "\n" + `partial`
+	in := `{"method":"initialize"}` + "\n" + `{"method":"tools/list"}` + "\n" + `{"method":"ping"}` + "\n" + `{"method":"ping","id":3}`
 	ready := make(chan struct{})
-	g := &openGate{r: iotest.OneByteReader(strings.NewReader(in)), start: func() { close(ready) }, ready: ready,
-		err: func() error { return nil }, ctx: context.Background()}
+	var refused []int
+	g := &openGate{r: iotest.OneByteReader(strings.NewReader(in + "\n" + `partial`)), start: func() { close(ready) }, ready: ready,
+		err: func() error { return nil }, ctx: context.Background(), refuse: func(_ string, code int) { refused = append(refused, code) }}
 	got, err := io.ReadAll(g)
 	require.NoError(t, err)
-	assert.Equal(t, in, string(got))
+	assert.Equal(t, in+"\n", string(got))
+	assert.Equal(t, []int{mcpParseError}, refused, "what is not JSON is answered by the gate, not passed on")
 
 	failed := errors.New("the state is broken")
 	ready = make(chan struct{})

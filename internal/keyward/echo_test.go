@@ -45,8 +45,8 @@ func FuzzCheckHead(f *testing.F) {
 		if !ok || !json.Valid(body) {
 			return // decodeHead decides; what is not JSON, mcp-go refuses without repeating it
 		}
-		slow, ok := decodeHead(body)
-		require.True(t, ok)
+		slow, err := decodeHead(body)
+		require.NoError(t, err)
 		for _, p := range [][2][]byte{{fast.id, slow.id}, {fast.method, slow.method}, {fast.name, slow.name}} {
 			if !bytes.Equal(p[0], p[1]) {
 				t.Fatalf("scanHead read %q where encoding/json reads %q in %q", p[0], p[1], body)
@@ -76,10 +76,40 @@ func TestScanHeadTakesOnlyPlainMessages(t *testing.T) {
 	key, err := secret.Generate()
 	require.NoError(t, err)
 	for _, s := range []string{`{"meth\u006fd":"` + key + `"}`, `{"method":"x","METHOD":"` + key + `"}`, `{"id":1,"paramſ":{"name":"` + key + `"}}`} {
-		assert.Contains(t, checkHead([]byte(s)), "secret", s)
+		msg, code := checkHead([]byte(s))
+		assert.Contains(t, msg, "secret", s)
+		assert.Equal(t, codeBadRequest, code)
 	}
-	assert.Contains(t, checkHead([]byte(`{"id":1,"method":"`+strings.Repeat("m", 200)+`"}`)), "200 bytes long")
-	assert.Empty(t, checkHead([]byte(headSeeds[0])))
+	msg, _ := checkHead([]byte(`{"id":1,"method":"` + strings.Repeat("m", 200) + `"}`))
+	assert.Contains(t, msg, "200 bytes long")
+	msg, _ = checkHead([]byte(headSeeds[0]))
+	assert.Empty(t, msg)
+}
+
+// A JSON-RPC id is a string or a number (or null), and short; a body is one
+// JSON value. mcp-go repeats the id in every answer, and its SSE endpoint
+// reads the first value of a body and ignores the rest.
+func TestCheckHeadRefusesOddIDsAndTrailingData(t *testing.T) {
+	key, err := secret.Generate()
+	require.NoError(t, err)
+	for body, want := range map[string]string{
+		`{"jsonrpc":"2.0","id":{"k":"` + key + `"},"method":"tools/list"}`:        "string or a number",
+		`{"jsonrpc":"2.0","id":["x"],"method":"tools/list"}`:                      "string or a number",
+		`{"jsonrpc":"2.0","id":true,"method":"tools/list"}`:                       "string or a number",
+		`{"jsonrpc":"2.0","id":` + strings.Repeat("9", 200) + `,"method":"ping"}`: "200 digits",
+		`{"jsonrpc":"2.0","id":1,"method":"` + key + `"} x`:                       "not one JSON value",
+		`{"jsonrpc":"2.0","id":1,"method":"ping"}{}`:                              "not one JSON value",
+	} {
+		msg, _ := checkHead([]byte(body))
+		assert.Contains(t, msg, want, "%.80s", body)
+		assert.NotContains(t, msg, key)
+	}
+	for _, body := range []string{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, `{"jsonrpc":"2.0","id":-12.5e3,"method":"ping"}`, "  \n", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`} {
+		msg, _ := checkHead([]byte(body))
+		assert.Empty(t, msg, "%q", body)
+	}
+	msg, code := checkHead([]byte(`{"id":1,`))
+	assert.Equal(t, mcpParseError, code, msg)
 }
 
 // What the front's check of a tool call's head costs, on the shortcut and on
@@ -94,14 +124,14 @@ func BenchmarkCheckHead(b *testing.B) {
 		`"io.modelcontextprotocol/clientInfo":{"name":"bench-agent","version":"1.2.3"},"progressToken":"p-17"}}}`)
 	b.Run("checkHead", func(b *testing.B) {
 		for b.Loop() {
-			if checkHead(body) != "" {
+			if msg, _ := checkHead(body); msg != "" {
 				b.Fatal("refused")
 			}
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := decodeHead(body); !ok {
+			if _, err := decodeHead(body); err != nil {
 				b.Fatal("not read")
 			}
 		}

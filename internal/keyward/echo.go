@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,15 +12,20 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// What a request names its way around (its JSON-RPC id, method and tool
-// name, its MCP headers, the session it uses) comes back in answers: mcp-go
-// repeats an unknown method or tool, a header that does not match the body,
-// an unsupported protocol version; keyward names an unknown session. So the
-// front refuses such a value that is long or holds what looks like a secret
-// before anything repeats it: a secret pasted there is not sent back.
+// What a request names its way around comes back in answers: the JSON-RPC
+// id in every answer; in mcp-go's errors an unknown method, tool or
+// resource, a header that does not match the body, a protocol version, a
+// logging level, a number it could not read; in keyward's own, a session.
+// So a secret pasted there, or a megabyte, would be sent back. Two guards:
+// before mcp-go, the front and the stdio gate refuse a message whose id,
+// method, tool name or MCP headers are long or hold what looks like a
+// secret, or that is not one JSON value (checkHead, checkEchoed); after it,
+// every JSON-RPC error it writes is masked and bounded (scrubError), which
+// covers whatever else it repeats.
 
 // maxName bounds each of them; real ones are short (tools/call, list_keys,
 // 2026-07-28, a session id of 38 characters).
@@ -79,14 +85,31 @@ func shownSession(sid string) string {
 	return strconv.Quote(sid)
 }
 
-// checkHead checks the id, the method and the tool name of a message body.
-func checkHead(body []byte) string {
+// checkHead checks the head of a message body: the id (a string or a
+// number, as JSON-RPC has it, or null), the method and the tool name. It
+// refuses what is not one JSON value with a parse error: mcp-go's SSE
+// endpoint reads the first value of a body and ignores the rest, so
+// "{...} x" would pass unchecked. It answers the refusal and its JSON-RPC
+// code, or "".
+func checkHead(body []byte) (string, int) {
 	h, ok := scanHead(body)
 	if !ok {
-		h, ok = decodeHead(body)
+		var err error
+		if h, err = decodeHead(body); err != nil {
+			if len(bytes.TrimSpace(body)) == 0 {
+				return "", 0 // nothing: mcp-go skips an empty line, and refuses an empty body
+			}
+			return "the message is not one JSON value (" + sanitize.Echo(err.Error(), 200) + "); send one JSON-RPC message", mcpParseError
+		}
 	}
-	if !ok {
-		return "" // not JSON: mcp-go answers it without repeating it
+	switch {
+	case len(h.id) == 0, h.id[0] == '"', h.id[0] == 'n':
+	case h.id[0] == '-' || '0' <= h.id[0] && h.id[0] <= '9':
+		if len(h.id) > maxName {
+			return fmt.Sprintf("the JSON-RPC id is a number of %d digits; keyward accepts at most %d", len(h.id), maxName), codeBadRequest
+		}
+	default:
+		return "the JSON-RPC id must be a string or a number", codeBadRequest
 	}
 	for _, f := range []struct {
 		what string
@@ -100,10 +123,10 @@ func checkHead(body []byte) string {
 			continue
 		}
 		if msg := refuseEchoed(f.what, s); msg != "" {
-			return msg
+			return msg, codeBadRequest
 		}
 	}
-	return ""
+	return "", 0
 }
 
 // plainString is the JSON string raw when it holds no escape and only
@@ -122,8 +145,8 @@ type head struct{ id, method, name []byte }
 // decodeHead reads the head as mcp-go does, with encoding/json: keys match
 // without regard to case, the last of equal keys wins, and params of another
 // shape than an object (a type error, not a syntax error) carry no name.
-// ok is false when body is not JSON.
-func decodeHead(body []byte) (head, bool) {
+// The error says why body is not JSON.
+func decodeHead(body []byte) (head, error) {
 	var m struct {
 		ID     json.RawMessage `json:"id"`
 		Method json.RawMessage `json:"method"`
@@ -133,9 +156,9 @@ func decodeHead(body []byte) (head, bool) {
 	}
 	var typeErr *json.UnmarshalTypeError
 	if err := json.Unmarshal(body, &m); err != nil && !errors.As(err, &typeErr) {
-		return head{}, false
+		return head{}, err
 	}
-	return head{m.ID, m.Method, m.Params.Name}, true
+	return head{m.ID, m.Method, m.Params.Name}, nil
 }
 
 // scanHead finds the head in one quick pass, for the messages every client
@@ -355,4 +378,120 @@ func (s *jsonScan) value() bool {
 		}
 		return s.i > start
 	}
+}
+
+// scrubError rewrites one JSON-RPC message that is an error: its message
+// masked, cut and bounded (sanitize.Echo), its data kept only when short,
+// unescaped and free of secrets, and an id that is long, secret-shaped or
+// not a string or number replaced by null. It answers msg unchanged, and
+// false, for any other message.
+func scrubError(msg []byte) ([]byte, bool) {
+	if !bytes.Contains(msg, []byte(`"error"`)) {
+		return msg, false
+	}
+	var m map[string]json.RawMessage
+	var e struct {
+		Code    int             `json:"code"`
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data,omitempty"`
+	}
+	if json.Unmarshal(msg, &m) != nil || m["error"] == nil || json.Unmarshal(m["error"], &e) != nil {
+		return msg, false
+	}
+	e.Message = sanitize.Echo(e.Message, maxErrorMessage)
+	if len(e.Data) > maxErrorMessage || bytes.IndexByte(e.Data, '\\') >= 0 || secret.Contains(string(e.Data)) {
+		e.Data = nil
+	}
+	m["error"], _ = json.Marshal(e)
+	if !safeID(m["id"]) {
+		m["id"] = json.RawMessage("null")
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return msg, false
+	}
+	return out, true
+}
+
+// safeID: absent, null, a short number, or a short string that holds no
+// secret.
+func safeID(raw json.RawMessage) bool {
+	if len(raw) == 0 || string(raw) == "null" {
+		return true
+	}
+	if len(raw) > maxName+2 {
+		return false
+	}
+	switch c := raw[0]; {
+	case c == '-' || '0' <= c && c <= '9':
+		return true
+	case c == '"':
+		var s string
+		return json.Unmarshal(raw, &s) == nil && !secret.Contains(s)
+	}
+	return false
+}
+
+// scrubbed is the ResponseWriter mcp-go answers through over HTTP: each
+// Write is one whole message (json.Encoder's line, or one SSE event), and
+// the errors among them pass through scrubError.
+type scrubbed struct{ http.ResponseWriter }
+
+func (w scrubbed) Write(p []byte) (int, error) {
+	out, changed := scrubWrite(p)
+	if !changed {
+		return w.ResponseWriter.Write(p)
+	}
+	if _, err := w.ResponseWriter.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w scrubbed) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w scrubbed) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// scrubWrite applies scrubError to a JSON message, or to each data line of
+// an SSE event.
+func scrubWrite(p []byte) ([]byte, bool) {
+	if !bytes.Contains(p, []byte(`"error"`)) {
+		return p, false
+	}
+	if body := bytes.TrimRight(p, "\r\n"); len(body) > 0 && body[0] == '{' {
+		out, changed := scrubError(body)
+		if !changed {
+			return p, false
+		}
+		return append(out, p[len(body):]...), true
+	}
+	lines := bytes.SplitAfter(p, []byte("\n"))
+	changed := false
+	for i, line := range lines {
+		rest, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue
+		}
+		data := bytes.TrimSpace(rest)
+		out, c := scrubError(data)
+		if !c {
+			continue
+		}
+		changed = true
+		lines[i] = append(append([]byte("data: "), out...), trailingNewline(line)...)
+	}
+	if !changed {
+		return p, false
+	}
+	return bytes.Join(lines, nil), true
+}
+
+// trailingNewline is the line end of line ("\r\n", "\n" or none).
+func trailingNewline(line []byte) []byte {
+	return line[len(bytes.TrimRight(line, "\r\n")):]
 }
