@@ -173,22 +173,15 @@ func scanHead(body []byte) (h head, ok bool) {
 	if !s.at('{') {
 		return h, false
 	}
-	var seenID, seenMethod, seenParams bool
+	seenParams := false
 	ok = s.members(func(key []byte) bool {
-		var dst *[]byte
 		switch {
 		case !plainKey(key):
 			return false
 		case asciiEqualFold(key, "id"):
-			if seenID {
-				return false
-			}
-			seenID, dst = true, &h.id
+			return h.id == nil && s.take(&h.id)
 		case asciiEqualFold(key, "method"):
-			if seenMethod {
-				return false
-			}
-			seenMethod, dst = true, &h.method
+			return h.method == nil && s.take(&h.method)
 		case asciiEqualFold(key, "params"):
 			if seenParams {
 				return false
@@ -202,29 +195,12 @@ func scanHead(body []byte) (h head, ok bool) {
 				case !plainKey(key):
 					return false
 				case asciiEqualFold(key, "name"):
-					if h.name != nil {
-						return false
-					}
-					dst = &h.name
-				default:
-					return s.value()
+					return h.name == nil && s.take(&h.name)
 				}
-				start := s.i
-				if !s.value() {
-					return false
-				}
-				*dst = s.b[start:s.i]
-				return true
+				return s.value()
 			})
-		default:
-			return s.value()
 		}
-		start := s.i
-		if !s.value() {
-			return false
-		}
-		*dst = s.b[start:s.i]
-		return true
+		return s.value()
 	})
 	s.space()
 	return h, ok && s.i == len(s.b)
@@ -331,6 +307,16 @@ func (s *jsonScan) str() bool {
 		}
 	}
 	return false
+}
+
+// take passes over the value at s.i and keeps it in *dst.
+func (s *jsonScan) take(dst *[]byte) bool {
+	start := s.i
+	if !s.value() {
+		return false
+	}
+	*dst = s.b[start:s.i]
+	return true
 }
 
 // value passes over the value at s.i.
