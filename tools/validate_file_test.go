@@ -121,3 +121,18 @@ func TestValidateKeySecretFileIsScannedForSecrets(t *testing.T) {
 	assert.Contains(t, msg, "secret_file holds what looks like a secret")
 	assert.NotContains(t, msg, s)
 }
+
+// The path keyward gives is the path it takes back, wherever the state is:
+// macOS's temporary directory has a random part (found by review, when the
+// secret scanner took such paths for Base64 tokens and refused them).
+func TestValidateKeySecretFileUnderARandomDirectory(t *testing.T) {
+	root, err := os.MkdirTemp("", "") // no test name in it: its letters would make the path read as words
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	base := filepath.Join(root, "kl", "9jx6jnm57kz4cf2hgkzd8ww40000gn", "T")
+	require.NoError(t, os.MkdirAll(base, 0o700))
+	h := newHarness(t, withEnv("KEYWARD_CONFIRM", "false", "KEYWARD_DB", filepath.Join(base, "keyward.db")))
+	path := h.ok("create_key", map[string]any{"name": "svc"})["secret_file"].(string)
+	res := h.call("validate_key", map[string]any{"secret_file": path})
+	require.False(t, res.IsError, "validate_key refused the path keyward itself gave: %s", text(res))
+}

@@ -507,8 +507,10 @@ func (sc *scanner) generic(a, b, pad int) {
 		// A path: each part is judged alone. But standard Base64 has '/' in
 		// its alphabet (an AWS secret key, a random token: one in 25 of 40
 		// characters starts with one or has three): letters of both cases
-		// with digits, random as a whole, are that, not a path.
-		if lower > 0 && upper > 0 && digits > 0 && random(s, seps, digits, lower+upper) {
+		// with digits, random as a whole, every longer part of both cases,
+		// are that, not a path. (A path's random parts, such as macOS's
+		// /var/folders/kl/9jx6jnm57kz4cf2hgkzd8ww40000gn/T, are of one case.)
+		if lower > 0 && upper > 0 && digits > 0 && mixedParts(s) && random(s, seps, digits, lower+upper) {
 			sc.add(a, pad, KindToken)
 			return
 		}
@@ -531,6 +533,22 @@ func (sc *scanner) generic(a, b, pad int) {
 	if seps > 0 {
 		sc.parts(a, b, pad, "-_+/")
 	}
+}
+
+// mixedParts: every part of s between slashes that is 8 characters or more
+// has letters of both cases, as random Base64 has (one of one case at that
+// length is a chance of about one in a hundred).
+func mixedParts(s string) bool {
+	for part := range strings.SplitSeq(s, "/") {
+		if len(part) < 8 {
+			continue
+		}
+		if !strings.ContainsFunc(part, func(r rune) bool { return 'a' <= r && r <= 'z' }) ||
+			!strings.ContainsFunc(part, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+			return false
+		}
+	}
+	return true
 }
 
 // parts judges each piece of s[a:b] between the separators on its own.
