@@ -65,9 +65,12 @@ func TestHTTPSSEStreamNotReadIsClosed(t *testing.T) {
 	// Now read nothing more, and ask for answers until the stream is cut.
 	for i := 0; ts.h.sessions.count() == 1; i++ {
 		require.Less(t, i, 2000, "the unread SSE stream was never closed")
-		status, _, _ := ts.raw(t, http.MethodPost, endpoint, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, i+1), auth(testToken))
-		if status == http.StatusNotFound {
-			break // the session ended between the check and the post
+		status, _, out := ts.raw(t, http.MethodPost, endpoint, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, i+1), auth(testToken))
+		if status == http.StatusNotFound || status == http.StatusBadRequest && strings.Contains(out, "Invalid session ID") {
+			// The session ended between the check and the post: keyward's
+			// table says so (404), or mcp-go, which drops the session as
+			// the stream closes, a moment before keyward's table does (400).
+			break
 		}
 		require.Equal(t, http.StatusAccepted, status)
 	}
