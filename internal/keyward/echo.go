@@ -97,7 +97,7 @@ func checkHead(body []byte) (string, int) {
 		var err error
 		if h, err = decodeHead(body); err != nil {
 			if len(bytes.TrimSpace(body)) == 0 {
-				return "", 0 // nothing: mcp-go skips an empty line, and refuses an empty body
+				return "", 0 // nothing at all: mcp-go answers it as it always has
 			}
 			return "the message is not one JSON value (" + sanitize.Echo(err.Error(), 200) + "); send one JSON-RPC message", mcpParseError
 		}
