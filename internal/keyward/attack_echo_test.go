@@ -18,10 +18,10 @@ import (
 // mcp-go or keyward repeated in an answer, so that a secret pasted there (or
 // a megabyte) came back. Each breaks "secrets never appear in errors" or
 // "every echoed value is bounded". mcp-go's errors now pass through
-// scrubError on every transport; checkHead refuses odd ids and trailing data.
+// echo.ScrubError on every transport; echo.Head refuses odd ids and trailing data.
 
 // Was a hole: the protocol version in a body's _meta is repeated by mcp-go
-// when it does not match the header; checkHead checks only id, method and
+// when it does not match the header; echo.Head checks only id, method and
 // params.name.
 func TestAttackMetaProtocolVersionEchoed(t *testing.T) {
 	ts := startHTTP(t, nil)
@@ -76,7 +76,7 @@ func nextData(t *testing.T, lines <-chan string) string {
 }
 
 // Was a hole: on /message mcp-go reads the body with json.Decoder, which
-// ignores what follows the first value; checkHead gave up on a body
+// ignores what follows the first value; echo.Head gave up on a body
 // json.Unmarshal refuses, so a secret method followed by anything was
 // repeated on the stream.
 func TestAttackSSETrailingDataSkipsCheckHead(t *testing.T) {

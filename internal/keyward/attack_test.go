@@ -70,7 +70,7 @@ func stdioExchange(t *testing.T, lines []string, wantAnswers int) []string {
 // Was a hole (attack review), now closed: over stdio, a tool name or a JSON-RPC method that is a secret is
 // echoed back verbatim in mcp-go's error ("tool 'kw_…' not found", "Method
 // kw_… not found"): boundedErrors only masks error messages of 1000 bytes
-// or more. keyward serve refuses such messages (checkHead) but stdio does
+// or more. keyward serve refuses such messages (echo.Head) but stdio does
 // not. Breaks "a secret passed where ... a name ... belongs is ... never
 // echoed" and "JSON-RPC ids, methods and tool names are bounded too".
 func TestAttackStdioEchoesSecretToolNameAndMethod(t *testing.T) {
@@ -116,7 +116,7 @@ func TestAttackSchemaRefusalsBypassRateLimit(t *testing.T) {
 	assert.GreaterOrEqual(t, limited, 27, "calls past KEYWARD_RATE_LIMIT must be refused for the rate limit")
 }
 
-// Was a hole (attack review), now closed: checkHead gives up (and lets the message through) whenever the body
+// Was a hole (attack review), now closed: echo.Head gives up (and lets the message through) whenever the body
 // does not decode into its struct, e.g. when "params" is an array. mcp-go
 // ignores params for an unknown method, so a method — or a JSON-RPC id — that
 // is a secret (or 100 KB long) is repeated whole in the answer again. Breaks
@@ -147,10 +147,10 @@ func TestAttackHTTPCheckHeadSkippedByArrayParams(t *testing.T) {
 	}
 }
 
-// Was a hole (found while reworking checkHead), now closed: on 2026-07-28
+// Was a hole (found while reworking echo.Head), now closed: on 2026-07-28
 // mcp-go checks the Mcp-Method and Mcp-Name headers against the body and,
 // when they differ, repeats the header's value in its error ("header value
-// %q does not match body value %q"), Base64-decoded for Mcp-Name. checkHead
+// %q does not match body value %q"), Base64-decoded for Mcp-Name. echo.Head
 // looked at the body only, so a secret (or 60 KB) sent in those headers was
 // sent back. keyward's own answer to an unknown session repeated the
 // Mcp-Session-Id header, and mcp-go repeats an unsupported
@@ -226,7 +226,7 @@ func TestAttackSSESessionParameterEchoed(t *testing.T) {
 	assert.Contains(t, out, sid)
 }
 
-// Was a hole (found while reworking checkHead), now closed: over stdio only
+// Was a hole (found while reworking echo.Head), now closed: over stdio only
 // error answers had a secret or long id replaced, so a message whose id is a
 // secret and whose method succeeds (ping, tools/list) had the id sent back
 // whole. stdio now refuses such a message as keyward serve does, with the

@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyward/keyward/internal/caller"
+	"github.com/keyward/keyward/internal/echo"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/sanitize"
 	"github.com/keyward/keyward/internal/version"
@@ -184,7 +185,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
-		h.streamable.ServeHTTP(scrubbed{w}, r)
+		h.streamable.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 		return
 	}
 	sid := r.Header.Get(server.HeaderKeySessionID)
@@ -207,7 +208,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), reservationKey{}, res))
 		}
 		// Anything else without a session is mcp-go's to answer or refuse.
-		h.streamable.ServeHTTP(scrubbed{w}, r)
+		h.streamable.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 	case http.MethodGet:
 		if sid == "" {
 			writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest,
@@ -225,7 +226,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer h.sessions.detach(sid, st)
-		h.streamable.ServeHTTP(scrubbed{w}, r.WithContext(ctx))
+		h.streamable.ServeHTTP(echo.Writer{ResponseWriter: w}, r.WithContext(ctx))
 	case http.MethodDelete:
 		// Only a streamable HTTP session of keyward's can be ended here; an
 		// SSE session ends when its stream closes.
@@ -236,7 +237,7 @@ func (h *HTTP) serveStreamable(w http.ResponseWriter, r *http.Request) {
 		}
 		h.serveInSession(w, r, sid, principal)
 	default:
-		h.streamable.ServeHTTP(scrubbed{w}, r)
+		h.streamable.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 	}
 }
 
@@ -249,7 +250,7 @@ func (h *HTTP) serveInSession(w http.ResponseWriter, r *http.Request, sid, princ
 		return
 	}
 	defer h.sessions.end(s)
-	h.streamable.ServeHTTP(scrubbed{w}, r)
+	h.streamable.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 }
 
 // rpcHead is what keyward reads of a JSON-RPC message.
@@ -324,7 +325,7 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	sid := r.URL.Query().Get("sessionId")
 	if r.Method != http.MethodPost {
-		h.sse.ServeHTTP(scrubbed{w}, r)
+		h.sse.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 		return
 	}
 	s, err := h.sessions.begin(sid, transportSSE, senderOf(r.Context()).principal)
@@ -338,11 +339,11 @@ func (h *HTTP) serveMessage(w http.ResponseWriter, r *http.Request) {
 	var msg rpcHead
 	isRequest := json.Unmarshal(body, &msg) == nil && msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null"
 	if !isRequest {
-		h.sse.ServeHTTP(scrubbed{w}, r)
+		h.sse.ServeHTTP(echo.Writer{ResponseWriter: w}, r)
 		return
 	}
 	h.sessions.await(s)
-	sw := &statusWriter{ResponseWriter: scrubbed{w}}
+	sw := &statusWriter{ResponseWriter: echo.Writer{ResponseWriter: w}}
 	h.sse.ServeHTTP(sw, r)
 	if sw.status != http.StatusAccepted {
 		h.sessions.answer(sid) // refused at once: nothing will come on the stream
@@ -379,7 +380,7 @@ type sseStream struct {
 }
 
 func (w *sseStream) Write(p []byte) (int, error) {
-	n, err := scrubbed{w.ResponseWriter}.Write(p)
+	n, err := echo.Writer{ResponseWriter: w.ResponseWriter}.Write(p)
 	if w.res.id != "" && isResponseEvent(p) {
 		w.h.sessions.answer(w.res.id)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/keyward/keyward/internal/echo"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/sanitize"
 )
@@ -225,7 +226,7 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 		h.refuseAuth(w, presented, refusal)
 		return r, nil, false
 	}
-	if msg := checkEchoed(r); msg != "" {
+	if msg := echo.Request(r); msg != "" {
 		writeRPCError(w, http.StatusBadRequest, nil, codeBadRequest, msg)
 		return r, nil, false
 	}
@@ -268,8 +269,8 @@ func (h *HTTP) guard(w http.ResponseWriter, r *http.Request) (*http.Request, []b
 		writeRPCError(w, http.StatusBadRequest, nil, mcpParseError, "could not read the request body: "+err.Error())
 		return r, nil, false
 	}
-	if msg, code := checkHead(buf.Bytes()); msg != "" {
-		writeRPCError(w, http.StatusBadRequest, nil, code, msg)
+	if msg, parseError := echo.Head(buf.Bytes()); msg != "" {
+		writeRPCError(w, http.StatusBadRequest, nil, refusalCode(parseError), msg)
 		return r, nil, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
@@ -286,6 +287,14 @@ const (
 	codeUnavailable  = -32004
 	codeBadRequest   = -32005
 )
+
+// refusalCode is the JSON-RPC code of a message echo.Head refused.
+func refusalCode(parseError bool) int {
+	if parseError {
+		return mcpParseError
+	}
+	return codeBadRequest
+}
 
 // writeRPCError answers with a JSON-RPC error, which MCP clients show as is
 // and people can read.

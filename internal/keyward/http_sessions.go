@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +101,16 @@ func newSessionID() string { return sessionPrefix + rand.Text() }
 
 // sessionPrefix starts every session id keyward gives; rand.Text follows.
 const sessionPrefix = "mcp-session-"
+
+// shownSession is how an answer names the session sid: quoted when it has
+// the shape of the ids keyward gives, otherwise not at all.
+func shownSession(sid string) string {
+	rest, ok := strings.CutPrefix(sid, sessionPrefix)
+	if !ok || len(rest) != 26 || strings.Trim(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
+		return "named in the request"
+	}
+	return strconv.Quote(sid)
+}
 
 // reserve takes a slot for a session about to be opened.
 func (t *sessionTable) reserve() (*reservation, error) {

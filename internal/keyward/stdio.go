@@ -13,15 +13,13 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyward/keyward/internal/echo"
 	"github.com/keyward/keyward/tools"
 )
 
 // MaxStdioLine bounds one message on stdin. A longer line is dropped (the
 // client gets a parse error) instead of being held in memory whole.
 const MaxStdioLine = 4 << 20
-
-// maxErrorMessage bounds the message of a JSON-RPC error keyward writes.
-const maxErrorMessage = 1000
 
 // ServeStdio speaks MCP on in/out until in closes or ctx ends. Only protocol
 // goes to out; mcp-go's own complaints go to the logger (stderr).
@@ -61,7 +59,7 @@ func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error
 	// and mcp-go's whole.
 	w := &lockedWriter{w: out}
 	gate := &openGate{r: &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, start: startOpen, ready: ready, err: func() error { return readyErr }, ctx: ctx,
-		refuse: func(msg string, code int) { _, _ = w.Write(rpcError(nil, code, msg)) }}
+		refuse: func(msg string, parseError bool) { _, _ = w.Write(rpcError(nil, refusalCode(parseError), msg)) }}
 	err := s.Listen(ctx, gate, afterFirstWrite{w: boundedErrors{w}, then: startOpen})
 	// A client that leaves at once still learns, on stderr, that the state
 	// could not be opened: Open runs to its end (bounded by KEYWARD_DB_TIMEOUT).
@@ -108,7 +106,7 @@ var beforeOpen = map[string]bool{
 // openGate passes whole lines through; until ready is closed, a line that
 // is not one of beforeOpen waits (and with it every later one, so order is
 // kept). Once ready, it passes each line as it comes, or ends with err().
-// A line whose id, method or tool name is long or holds a secret (checkHead,
+// A line whose id, method or tool name is long or holds a secret (echo.Head,
 // as keyward serve refuses it) is not passed: refuse answers it, so mcp-go
 // never repeats it. Lines are bounded by the lineLimiter beneath it.
 type openGate struct {
@@ -117,7 +115,7 @@ type openGate struct {
 	ready  <-chan struct{}
 	err    func() error // the open's error, read after ready
 	ctx    context.Context
-	refuse func(msg string, code int)
+	refuse func(msg string, parseError bool)
 	open   bool   // the state is open: lines need no method check
 	buf    []byte // what r.Read fills while lines are read
 	held   []byte // read, not yet passed
@@ -152,8 +150,8 @@ func (g *openGate) Read(p []byte) (int, error) {
 		} else if len(line) == 0 {
 			return 0, g.rerr
 		}
-		if msg, code := checkHead(line); msg != "" {
-			g.refuse(msg, code)
+		if msg, parseError := echo.Head(line); msg != "" {
+			g.refuse(msg, parseError)
 			g.held = g.held[len(line):]
 			continue
 		}
@@ -241,13 +239,13 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 }
 
 // boundedErrors writes mcp-go's messages, each error among them through
-// scrubError (mcp-go repeats an unknown method or tool name in it, which
+// echo.ScrubError (mcp-go repeats an unknown method or tool name in it, which
 // could be a megabyte long or a secret pasted in the wrong place). Each
 // Write is one whole message (mcp-go writes a message at a time).
 type boundedErrors struct{ w io.Writer }
 
 func (b boundedErrors) Write(p []byte) (int, error) {
-	out, changed := scrubError(bytes.TrimRight(p, "\n"))
+	out, changed := echo.ScrubError(bytes.TrimRight(p, "\n"))
 	if !changed {
 		return b.w.Write(p)
 	}

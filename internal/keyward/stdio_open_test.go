@@ -165,13 +165,13 @@ func TestCloseBeforeOpenOpensNothing(t *testing.T) {
 func TestOpenGateKeepsLinesWholeAndInOrder(t *testing.T) {
 	in := `{"method":"initialize"}` + "\n" + `{"method":"tools/list"}` + "\n" + `{"method":"ping"}` + "\n" + `{"method":"ping","id":3}`
 	ready := make(chan struct{})
-	var refused []int
+	var refused []bool
 	g := &openGate{r: iotest.OneByteReader(strings.NewReader(in + "\n" + `partial`)), start: func() { close(ready) }, ready: ready,
-		err: func() error { return nil }, ctx: context.Background(), refuse: func(_ string, code int) { refused = append(refused, code) }}
+		err: func() error { return nil }, ctx: context.Background(), refuse: func(_ string, parseError bool) { refused = append(refused, parseError) }}
 	got, err := io.ReadAll(g)
 	require.NoError(t, err)
 	assert.Equal(t, in+"\n", string(got))
-	assert.Equal(t, []int{mcpParseError}, refused, "what is not JSON is answered by the gate, not passed on")
+	assert.Equal(t, []bool{true}, refused, "what is not JSON is answered by the gate (a parse error), not passed on")
 
 	failed := errors.New("the state is broken")
 	ready = make(chan struct{})

@@ -1,4 +1,4 @@
-package keyward
+package echo
 
 import (
 	"bytes"
@@ -72,17 +72,17 @@ func TestScanHeadTakesOnlyPlainMessages(t *testing.T) {
 		_, ok := scanHead([]byte(s))
 		assert.False(t, ok, "%s is for encoding/json to read", s)
 	}
-	// What encoding/json makes of those, checkHead refuses.
+	// What encoding/json makes of those, Head refuses.
 	key, err := secret.Generate()
 	require.NoError(t, err)
 	for _, s := range []string{`{"meth\u006fd":"` + key + `"}`, `{"method":"x","METHOD":"` + key + `"}`, `{"id":1,"paramſ":{"name":"` + key + `"}}`} {
-		msg, code := checkHead([]byte(s))
+		msg, parseError := Head([]byte(s))
 		assert.Contains(t, msg, "secret", s)
-		assert.Equal(t, codeBadRequest, code)
+		assert.False(t, parseError)
 	}
-	msg, _ := checkHead([]byte(`{"id":1,"method":"` + strings.Repeat("m", 200) + `"}`))
+	msg, _ := Head([]byte(`{"id":1,"method":"` + strings.Repeat("m", 200) + `"}`))
 	assert.Contains(t, msg, "200 bytes long")
-	msg, _ = checkHead([]byte(headSeeds[0]))
+	msg, _ = Head([]byte(headSeeds[0]))
 	assert.Empty(t, msg)
 }
 
@@ -100,31 +100,31 @@ func TestCheckHeadRefusesOddIDsAndTrailingData(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"` + key + `"} x`:                       "not one JSON value",
 		`{"jsonrpc":"2.0","id":1,"method":"ping"}{}`:                              "not one JSON value",
 	} {
-		msg, _ := checkHead([]byte(body))
+		msg, _ := Head([]byte(body))
 		assert.Contains(t, msg, want, "%.80s", body)
 		assert.NotContains(t, msg, key)
 	}
 	for _, body := range []string{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, `{"jsonrpc":"2.0","id":-12.5e3,"method":"ping"}`, "  \n", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`} {
-		msg, _ := checkHead([]byte(body))
+		msg, _ := Head([]byte(body))
 		assert.Empty(t, msg, "%q", body)
 	}
-	msg, code := checkHead([]byte(`{"id":1,`))
-	assert.Equal(t, mcpParseError, code, msg)
+	msg, parseError := Head([]byte(`{"id":1,`))
+	assert.True(t, parseError, msg)
 }
 
 // What the front's check of a tool call's head costs, on the shortcut and on
 // encoding/json.
 //
-//	go test -run '^$' -bench CheckHead ./internal/keyward/
+//	go test -run '^$' -bench CheckHead ./internal/echo/
 func BenchmarkCheckHead(b *testing.B) {
 	key, err := secret.Generate()
 	require.NoError(b, err)
 	body := []byte(`{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"validate_key","arguments":{"key":"` + key + `"},` +
 		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{"form":{},"url":{}}},` +
 		`"io.modelcontextprotocol/clientInfo":{"name":"bench-agent","version":"1.2.3"},"progressToken":"p-17"}}}`)
-	b.Run("checkHead", func(b *testing.B) {
+	b.Run("Head", func(b *testing.B) {
 		for b.Loop() {
-			if msg, _ := checkHead(body); msg != "" {
+			if msg, _ := Head(body); msg != "" {
 				b.Fatal("refused")
 			}
 		}

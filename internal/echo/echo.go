@@ -1,4 +1,14 @@
-package keyward
+// Package echo keeps out of keyward's answers what a request names its way
+// around. The JSON-RPC id comes back in every answer; mcp-go's errors repeat
+// an unknown method, tool or resource, a header that does not match the
+// body, a protocol version, a logging level, a number it could not read. So
+// a secret pasted there, or a megabyte, would be sent back. Two guards, over
+// HTTP and stdio alike: before mcp-go reads a message, Head and Request
+// refuse one whose id, method, tool name or MCP headers are long or hold
+// what looks like a secret, or that is not one JSON value; after it, every
+// JSON-RPC error it writes passes through ScrubError (Writer over HTTP),
+// masked and bounded, which covers whatever else it repeats.
+package echo
 
 import (
 	"bytes"
@@ -6,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -16,25 +24,17 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// What a request names its way around comes back in answers: the JSON-RPC
-// id in every answer; in mcp-go's errors an unknown method, tool or
-// resource, a header that does not match the body, a protocol version, a
-// logging level, a number it could not read; in keyward's own, a session.
-// So a secret pasted there, or a megabyte, would be sent back. Two guards:
-// before mcp-go, the front and the stdio gate refuse a message whose id,
-// method, tool name or MCP headers are long or hold what looks like a
-// secret, or that is not one JSON value (checkHead, checkEchoed); after it,
-// every JSON-RPC error it writes is masked and bounded (scrubError), which
-// covers whatever else it repeats.
-
-// maxName bounds each of them; real ones are short (tools/call, list_keys,
+// MaxName bounds each of them; real ones are short (tools/call, list_keys,
 // 2026-07-28, a session id of 38 characters).
-const maxName = 128
+const MaxName = 128
 
-// refuseEchoed is the refusal of value, the what of a request, or "".
-func refuseEchoed(what, value string) string {
-	if len(value) > maxName {
-		return fmt.Sprintf("%s is %d bytes long; keyward accepts at most %d (method and tool names are short, e.g. tools/call and list_keys)", what, len(value), maxName)
+// MaxMessage bounds the message of a JSON-RPC error.
+const MaxMessage = 1000
+
+// refuse is the refusal of value, the what of a request, or "".
+func refuse(what, value string) string {
+	if len(value) > MaxName {
+		return fmt.Sprintf("%s is %d bytes long; keyward accepts at most %d (method and tool names are short, e.g. tools/call and list_keys)", what, len(value), MaxName)
 	}
 	if secret.Contains(value) {
 		return what + " holds what looks like a secret, so the request was refused and is not repeated"
@@ -42,12 +42,12 @@ func refuseEchoed(what, value string) string {
 	return ""
 }
 
-// checkEchoed checks the headers of r that mcp-go repeats (the Mcp-Name
-// header as sent and as it decodes it from Base64), and bounds the session
-// r names. A session id is not checked for secrets: keyward's own are random
-// tokens, which look like one; an unknown session is not repeated instead
-// (shownSession).
-func checkEchoed(r *http.Request) string {
+// Request checks the headers of r that mcp-go repeats (the Mcp-Name header
+// as sent and as it decodes it from Base64), and bounds the session r
+// names; it answers the refusal, or "". A session id is not checked for
+// secrets: keyward's own are random tokens, which look like one, so an
+// unknown session is not repeated instead.
+func Request(r *http.Request) string {
 	name := r.Header.Get(mcp.HeaderName)
 	decodedName, _ := mcp.DecodeHeaderValue(name)
 	for _, f := range []struct{ what, value string }{
@@ -56,7 +56,7 @@ func checkEchoed(r *http.Request) string {
 		{"the " + mcp.HeaderName + " header", decodedName},
 		{"the " + mcp.HeaderName + " header", name},
 	} {
-		if msg := refuseEchoed(f.what, f.value); msg != "" {
+		if msg := refuse(f.what, f.value); msg != "" {
 			return msg
 		}
 	}
@@ -68,48 +68,37 @@ func checkEchoed(r *http.Request) string {
 		{"the " + server.HeaderKeySessionID + " header", r.Header.Get(server.HeaderKeySessionID)},
 		{"the sessionId parameter", sessionParam},
 	} {
-		if len(f.value) > maxName {
-			return fmt.Sprintf("%s is %d bytes long; keyward's session ids are %d", f.what, len(f.value), len(sessionPrefix)+26)
+		if len(f.value) > MaxName {
+			return fmt.Sprintf("%s is %d bytes long; keyward's session ids are far shorter (at most %d accepted)", f.what, len(f.value), MaxName)
 		}
 	}
 	return ""
 }
 
-// shownSession is how an answer names the session sid: quoted when it has
-// the shape of the ids keyward gives, otherwise not at all.
-func shownSession(sid string) string {
-	rest, ok := strings.CutPrefix(sid, sessionPrefix)
-	if !ok || len(rest) != 26 || strings.Trim(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
-		return "named in the request"
-	}
-	return strconv.Quote(sid)
-}
-
-// checkHead checks the head of a message body: the id (a string or a
-// number, as JSON-RPC has it, or null), the method and the tool name. It
-// refuses what is not one JSON value with a parse error: mcp-go's SSE
-// endpoint reads the first value of a body and ignores the rest, so
-// "{...} x" would pass unchecked. It answers the refusal and its JSON-RPC
-// code, or "".
-func checkHead(body []byte) (string, int) {
+// Head checks the head of a message body: the id (a string or a number, as
+// JSON-RPC has it, or null), the method and the tool name. It also refuses
+// what is not one JSON value (parseError true): mcp-go's SSE endpoint reads
+// the first value of a body and ignores the rest, so "{...} x" would pass
+// unchecked. It answers the refusal, or "".
+func Head(body []byte) (refusal string, parseError bool) {
 	h, ok := scanHead(body)
 	if !ok {
 		var err error
 		if h, err = decodeHead(body); err != nil {
 			if len(bytes.TrimSpace(body)) == 0 {
-				return "", 0 // nothing at all: mcp-go answers it as it always has
+				return "", false // nothing at all: mcp-go answers it as it always has
 			}
-			return "the message is not one JSON value (" + sanitize.Echo(err.Error(), 200) + "); send one JSON-RPC message", mcpParseError
+			return "the message is not one JSON value (" + sanitize.Echo(err.Error(), 200) + "); send one JSON-RPC message", true
 		}
 	}
 	switch {
 	case len(h.id) == 0, h.id[0] == '"', h.id[0] == 'n':
 	case h.id[0] == '-' || '0' <= h.id[0] && h.id[0] <= '9':
-		if len(h.id) > maxName {
-			return fmt.Sprintf("the JSON-RPC id is a number of %d digits; keyward accepts at most %d", len(h.id), maxName), codeBadRequest
+		if len(h.id) > MaxName {
+			return fmt.Sprintf("the JSON-RPC id is a number of %d digits; keyward accepts at most %d", len(h.id), MaxName), false
 		}
 	default:
-		return "the JSON-RPC id must be a string or a number", codeBadRequest
+		return "the JSON-RPC id must be a string or a number", false
 	}
 	for _, f := range []struct {
 		what string
@@ -122,11 +111,11 @@ func checkHead(body []byte) (string, int) {
 		if !ok && json.Unmarshal(f.raw, &s) != nil {
 			continue
 		}
-		if msg := refuseEchoed(f.what, s); msg != "" {
-			return msg, codeBadRequest
+		if msg := refuse(f.what, s); msg != "" {
+			return msg, false
 		}
 	}
-	return "", 0
+	return "", false
 }
 
 // plainString is the JSON string raw when it holds no escape and only
@@ -366,12 +355,12 @@ func (s *jsonScan) value() bool {
 	}
 }
 
-// scrubError rewrites one JSON-RPC message that is an error: its message
+// ScrubError rewrites one JSON-RPC message that is an error: its message
 // masked, cut and bounded (sanitize.Echo), its data kept only when short,
 // unescaped and free of secrets, and an id that is long, secret-shaped or
 // not a string or number replaced by null. It answers msg unchanged, and
 // false, for any other message.
-func scrubError(msg []byte) ([]byte, bool) {
+func ScrubError(msg []byte) ([]byte, bool) {
 	if !bytes.Contains(msg, []byte(`"error"`)) {
 		return msg, false
 	}
@@ -384,8 +373,8 @@ func scrubError(msg []byte) ([]byte, bool) {
 	if json.Unmarshal(msg, &m) != nil || m["error"] == nil || json.Unmarshal(m["error"], &e) != nil {
 		return msg, false
 	}
-	e.Message = sanitize.Echo(e.Message, maxErrorMessage)
-	if len(e.Data) > maxErrorMessage || bytes.IndexByte(e.Data, '\\') >= 0 || secret.Contains(string(e.Data)) {
+	e.Message = sanitize.Echo(e.Message, MaxMessage)
+	if len(e.Data) > MaxMessage || bytes.IndexByte(e.Data, '\\') >= 0 || secret.Contains(string(e.Data)) {
 		e.Data = nil
 	}
 	m["error"], _ = json.Marshal(e)
@@ -405,7 +394,7 @@ func safeID(raw json.RawMessage) bool {
 	if len(raw) == 0 || string(raw) == "null" {
 		return true
 	}
-	if len(raw) > maxName+2 {
+	if len(raw) > MaxName+2 {
 		return false
 	}
 	switch c := raw[0]; {
@@ -418,12 +407,12 @@ func safeID(raw json.RawMessage) bool {
 	return false
 }
 
-// scrubbed is the ResponseWriter mcp-go answers through over HTTP: each
-// Write is one whole message (json.Encoder's line, or one SSE event), and
-// the errors among them pass through scrubError.
-type scrubbed struct{ http.ResponseWriter }
+// Writer is the ResponseWriter mcp-go answers through over HTTP: each Write
+// is one whole message (json.Encoder's line, or one SSE event), and the
+// errors among them pass through ScrubError.
+type Writer struct{ http.ResponseWriter }
 
-func (w scrubbed) Write(p []byte) (int, error) {
+func (w Writer) Write(p []byte) (int, error) {
 	out, changed := scrubWrite(p)
 	if !changed {
 		return w.ResponseWriter.Write(p)
@@ -434,23 +423,23 @@ func (w scrubbed) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (w scrubbed) Flush() {
+func (w Writer) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
 // Unwrap lets http.ResponseController reach the connection.
-func (w scrubbed) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// scrubWrite applies scrubError to a JSON message, or to each data line of
+// scrubWrite applies ScrubError to a JSON message, or to each data line of
 // an SSE event.
 func scrubWrite(p []byte) ([]byte, bool) {
 	if !bytes.Contains(p, []byte(`"error"`)) {
 		return p, false
 	}
 	if body := bytes.TrimRight(p, "\r\n"); len(body) > 0 && body[0] == '{' {
-		out, changed := scrubError(body)
+		out, changed := ScrubError(body)
 		if !changed {
 			return p, false
 		}
@@ -464,7 +453,7 @@ func scrubWrite(p []byte) ([]byte, bool) {
 			continue
 		}
 		data := bytes.TrimSpace(rest)
-		out, c := scrubError(data)
+		out, c := ScrubError(data)
 		if !c {
 			continue
 		}
