@@ -24,8 +24,9 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// MaxName bounds each of them; real ones are short (tools/call, list_keys,
-// 2026-07-28, a session id of 38 characters).
+// MaxName bounds an id, a method, a tool name, an MCP header and a session
+// id; real ones are short (tools/call, list_keys, 2026-07-28, a session id
+// of 38 characters).
 const MaxName = 128
 
 // MaxMessage bounds the message of a JSON-RPC error.
