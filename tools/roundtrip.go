@@ -221,7 +221,9 @@ func (rt *roundTrip) Confirm(ctx context.Context, cq caller.Question) (caller.De
 			case mcp.ElicitationResponseActionDecline:
 				return caller.Decline, nil
 			}
-			return "", fmt.Errorf("the client answered with an unknown action %q", answer.Action)
+			// The action is the client's own text: masked and cut, as
+			// everything a client chose that keyward repeats.
+			return "", fmt.Errorf("the client answered with an action keyward does not know (%s); the answers are accept, decline and cancel", scrub(string(answer.Action), 40))
 		}
 	}
 	// No answer to this very question yet: put it to the human.

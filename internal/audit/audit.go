@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/sanitize"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -145,6 +146,9 @@ const (
 	maxShortLen  = 100
 )
 
+// write stores r. Its free texts (error, detail) pass the secret mask
+// whatever wrote them: an error can carry text a client chose, and a record
+// is shown to agents (audit_log) and in the console.
 func (l *Log) write(ctx context.Context, db execer, r Record) error {
 	if r.At.IsZero() {
 		r.At = l.now()
@@ -153,7 +157,7 @@ func (l *Log) write(ctx context.Context, db execer, r Record) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.At.UnixMilli(), Bound(r.Tool, maxShortLen), Bound(r.Provider, maxShortLen), Bound(r.KeyID, maxIDLen), Bound(r.KeyName, maxNameLen),
 		joinScopes(r.ScopesBefore), joinScopes(r.ScopesAfter), store.Millis(r.ExpiresAt),
-		Bound(r.Outcome, maxShortLen), Bound(r.Confirmation, maxShortLen), Bound(r.Error, maxErrorLen), Bound(r.Detail, maxDetailLen),
+		Bound(r.Outcome, maxShortLen), Bound(r.Confirmation, maxShortLen), Bound(secret.MaskText(r.Error), maxErrorLen), Bound(secret.MaskText(r.Detail), maxDetailLen),
 		Bound(r.ClientName, maxNameLen), Bound(r.ClientVersion, maxShortLen), Bound(r.SessionID, maxIDLen), Bound(r.Transport, maxShortLen), Bound(r.Principal, maxNameLen))
 	if err != nil {
 		return fmt.Errorf("writing the audit record failed: %w", l.st.Scrub(err))

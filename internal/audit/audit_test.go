@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/storetest"
 	"github.com/keyward/keyward/internal/testutil"
@@ -412,5 +413,27 @@ func TestWriteStoresAnyText(t *testing.T) {
 		require.Len(t, recs, 1)
 		assert.Equal(t, "a\uFFFDb\uFFFDc", recs[0].KeyName)
 		assert.Equal(t, "bad \uFFFD", recs[0].Error)
+	})
+}
+
+// Was a hole (review of session 4), now closed: the audit only bounded what
+// it stored, so an error carrying a client's text (an elicitation answer's
+// unknown action) put a secret pasted there into the state, the audit_log
+// tool's answers and the console. Free texts now pass the secret mask here,
+// whatever wrote them.
+func TestWriteMasksSecretsInFreeText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, eng storetest.Engine) {
+		l, _ := newLog(t, eng)
+		key, err := secret.Generate()
+		require.NoError(t, err)
+		write(t, l, Record{Tool: "revoke_key", Outcome: OutcomeDeclined, KeyID: "key_0a1b2c3d4e5f",
+			Error: "the client answered with " + key, Detail: "pasted " + key + " by mistake; file /home/a/.local/share/keyward/secrets/local-key_0a1b2c3d4e5f.key"})
+		got := queryAll(t, l, Filter{})[0]
+		for _, s := range []string{got.Error, got.Detail} {
+			assert.NotContains(t, s, key)
+			assert.Contains(t, s, key[:7]+"…"+key[len(key)-4:], "masked as everywhere: the first and last characters kept")
+		}
+		assert.Contains(t, got.Detail, "/home/a/.local/share/keyward/secrets/local-key_0a1b2c3d4e5f.key", "paths and ids stay as they are")
+		assert.Equal(t, "key_0a1b2c3d4e5f", got.KeyID)
 	})
 }
