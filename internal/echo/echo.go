@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -92,31 +93,47 @@ func Head(body []byte) (refusal string, parseError bool) {
 			return "the message is not one JSON value (" + sanitize.Echo(err.Error(), 200) + "); send one JSON-RPC message", true
 		}
 	}
-	switch {
-	case len(h.id) == 0, h.id[0] == '"', h.id[0] == 'n':
-	case h.id[0] == '-' || '0' <= h.id[0] && h.id[0] <= '9':
-		if len(h.id) > MaxName {
-			return fmt.Sprintf("the JSON-RPC id is a number of %d digits; keyward accepts at most %d", len(h.id), MaxName), false
-		}
-	default:
-		return "the JSON-RPC id must be a string or a number", false
+	if msg := idRefusal(h.id); msg != "" {
+		return msg, false
 	}
 	for _, f := range []struct {
 		what string
 		raw  json.RawMessage
-	}{{"the JSON-RPC id", h.id}, {"the method", h.method}, {"the tool name", h.name}} {
-		if len(f.raw) == 0 || f.raw[0] != '"' {
-			continue // absent, or not a string: nothing that mcp-go repeats as text
-		}
-		s, ok := plainString(f.raw)
-		if !ok && json.Unmarshal(f.raw, &s) != nil {
-			continue
-		}
-		if msg := refuse(f.what, s); msg != "" {
+	}{{"the method", h.method}, {"the tool name", h.name}} {
+		if msg := stringRefusal(f.what, f.raw); msg != "" {
 			return msg, false
 		}
 	}
 	return "", false
+}
+
+// idRefusal is the refusal of a JSON-RPC id (raw JSON), or "" for one that
+// may be repeated: absent, null, a number of at most MaxName digits, or a
+// string refuse lets through.
+func idRefusal(raw []byte) string {
+	switch {
+	case len(raw) == 0, raw[0] == 'n', raw[0] == '"':
+		return stringRefusal("the JSON-RPC id", raw)
+	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
+		if len(raw) > MaxName {
+			return fmt.Sprintf("the JSON-RPC id is a number of %d digits; keyward accepts at most %d", len(raw), MaxName)
+		}
+		return ""
+	}
+	return "the JSON-RPC id must be a string or a number"
+}
+
+// stringRefusal is refuse's answer for raw when it is a JSON string; ""
+// for anything else (absent, or not a string: nothing repeated as text).
+func stringRefusal(what string, raw []byte) string {
+	if len(raw) == 0 || raw[0] != '"' {
+		return ""
+	}
+	s, ok := plainString(raw)
+	if !ok && json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return refuse(what, s)
 }
 
 // plainString is the JSON string raw when it holds no escape and only
@@ -379,7 +396,9 @@ func ScrubError(msg []byte) ([]byte, bool) {
 		e.Data = nil
 	}
 	m["error"], _ = json.Marshal(e)
-	if !safeID(m["id"]) {
+	// The same test as for a request's id, and no longer than its quotes
+	// and MaxName bytes as written.
+	if id := m["id"]; len(id) > MaxName+2 || idRefusal(id) != "" {
 		m["id"] = json.RawMessage("null")
 	}
 	out, err := json.Marshal(m)
@@ -389,36 +408,28 @@ func ScrubError(msg []byte) ([]byte, bool) {
 	return out, true
 }
 
-// safeID: absent, null, a short number, or a short string that holds no
-// secret.
-func safeID(raw json.RawMessage) bool {
-	if len(raw) == 0 || string(raw) == "null" {
-		return true
-	}
-	if len(raw) > MaxName+2 {
-		return false
-	}
-	switch c := raw[0]; {
-	case c == '-' || '0' <= c && c <= '9':
-		return true
-	case c == '"':
-		var s string
-		return json.Unmarshal(raw, &s) == nil && !secret.Contains(s)
-	}
-	return false
-}
+// Lines is the writer mcp-go answers through over stdio: each Write is one
+// whole message (a line), and the errors among them pass through
+// ScrubError.
+type Lines struct{ W io.Writer }
+
+func (l Lines) Write(p []byte) (int, error) { return scrubbedWrite(l.W, p) }
 
 // Writer is the ResponseWriter mcp-go answers through over HTTP: each Write
 // is one whole message (json.Encoder's line, or one SSE event), and the
 // errors among them pass through ScrubError.
 type Writer struct{ http.ResponseWriter }
 
-func (w Writer) Write(p []byte) (int, error) {
+func (w Writer) Write(p []byte) (int, error) { return scrubbedWrite(w.ResponseWriter, p) }
+
+// scrubbedWrite writes the message p to w, scrubbed (scrubWrite); it
+// reports p's length as written, whatever the scrub made of it.
+func scrubbedWrite(w io.Writer, p []byte) (int, error) {
 	out, changed := scrubWrite(p)
 	if !changed {
-		return w.ResponseWriter.Write(p)
+		return w.Write(p)
 	}
-	if _, err := w.ResponseWriter.Write(out); err != nil {
+	if _, err := w.Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil

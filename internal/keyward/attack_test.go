@@ -69,7 +69,7 @@ func stdioExchange(t *testing.T, lines []string, wantAnswers int) []string {
 
 // Was a hole (attack review), now closed: over stdio, a tool name or a JSON-RPC method that is a secret is
 // echoed back verbatim in mcp-go's error ("tool 'kw_…' not found", "Method
-// kw_… not found"): boundedErrors only masks error messages of 1000 bytes
+// kw_… not found"): the stdio writer only masked error messages of 1000 bytes
 // or more. keyward serve refuses such messages (echo.Head) but stdio does
 // not. Breaks "a secret passed where ... a name ... belongs is ... never
 // echoed" and "JSON-RPC ids, methods and tool names are bounded too".

@@ -60,7 +60,7 @@ func (a *App) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error
 	w := &lockedWriter{w: out}
 	gate := &openGate{r: &lineLimiter{r: in, max: MaxStdioLine, log: a.Log}, start: startOpen, ready: ready, err: func() error { return readyErr }, ctx: ctx,
 		refuse: func(msg string, parseError bool) { _, _ = w.Write(rpcError(nil, refusalCode(parseError), msg)) }}
-	err := s.Listen(ctx, gate, afterFirstWrite{w: boundedErrors{w}, then: startOpen})
+	err := s.Listen(ctx, gate, afterFirstWrite{w: echo.Lines{W: w}, then: startOpen})
 	// A client that leaves at once still learns, on stderr, that the state
 	// could not be opened: Open runs to its end (bounded by KEYWARD_DB_TIMEOUT).
 	startOpen()
@@ -236,21 +236,4 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 			return len(out), err
 		}
 	}
-}
-
-// boundedErrors writes mcp-go's messages, each error among them through
-// echo.ScrubError (mcp-go repeats an unknown method or tool name in it, which
-// could be a megabyte long or a secret pasted in the wrong place). Each
-// Write is one whole message (mcp-go writes a message at a time).
-type boundedErrors struct{ w io.Writer }
-
-func (b boundedErrors) Write(p []byte) (int, error) {
-	out, changed := echo.ScrubError(bytes.TrimRight(p, "\n"))
-	if !changed {
-		return b.w.Write(p)
-	}
-	if _, err := b.w.Write(append(out, '\n')); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }

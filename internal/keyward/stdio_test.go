@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/internal/echo"
 )
 
 func TestLineLimiterDropsOversizedLines(t *testing.T) {
@@ -20,9 +22,9 @@ func TestLineLimiterDropsOversizedLines(t *testing.T) {
 	assert.Equal(t, strings.Repeat("A", 20)+"\nshort\n"+strings.Repeat("B", 20)+"\nok\n", string(got))
 }
 
-func TestBoundedErrorsCutsAndMasksErrorMessages(t *testing.T) {
+func TestStdioWriterCutsAndMasksErrorMessages(t *testing.T) {
 	var out bytes.Buffer
-	w := boundedErrors{&out}
+	w := echo.Lines{W: &out}
 	huge := `{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method ` + strings.Repeat("A", 1<<20) + ` not found"}}` + "\n"
 	n, err := w.Write([]byte(huge))
 	require.NoError(t, err)
