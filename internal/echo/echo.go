@@ -6,8 +6,8 @@
 // HTTP and stdio alike: before mcp-go reads a message, Head and Request
 // refuse one whose id, method, tool name or MCP headers are long or hold
 // what looks like a secret, or that is not one JSON value; after it, every
-// JSON-RPC error it writes passes through ScrubError (Writer over HTTP, Lines over stdio),
-// masked and bounded, which covers whatever else it repeats.
+// JSON-RPC error it writes passes through ScrubError (Writer over HTTP, Lines
+// over stdio), masked and bounded, which covers whatever else it repeats.
 package echo
 
 import (
